@@ -1,0 +1,84 @@
+# Two commands matter: `make demo` (install, generate, run the real DAG end to end) and
+# `make test` (the whole suite). Everything else is a step of those two.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+
+# Demo scale and dates (fixed so every demo builds the same warehouse; override on the command line).
+DEMO_SUBSCRIBERS ?= 20000
+DEMO_START ?= 2026-01-01
+DEMO_END ?= 2026-06-30
+DEMO_SEED ?= 42
+DEMO_FORMAT ?= parquet
+
+export TELCO_MART_DATA_DIR ?= $(CURDIR)/data
+export TELCO_MART_WAREHOUSE ?= $(TELCO_MART_DATA_DIR)/warehouse.duckdb
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
+export GX_ANALYTICS_ENABLED := false
+
+LANDING := $(TELCO_MART_DATA_DIR)/landing
+DEMO_DATA_STAMP := $(LANDING)/_truth/.demo-$(DEMO_SUBSCRIBERS)-$(DEMO_START)-$(DEMO_END)-$(DEMO_SEED)-$(DEMO_FORMAT)
+DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
+MANIFEST := dbt_project/target/manifest.json
+
+.PHONY: help venv demo test lint docs airflow-init dbt-parse data ui clean
+
+help:
+	@echo "make demo   - set everything up and run the operator_daily DAG on synthetic data (DuckDB)"
+	@echo "make test   - run the whole test suite"
+	@echo "make lint   - ruff"
+	@echo "make ui     - start Airflow locally (airflow standalone) on http://localhost:8080"
+	@echo "make docs   - render docs/raw_contract.md from the contract"
+	@echo "make clean  - remove data/, .airflow/ and dbt target/ (keeps .venv)"
+
+venv: $(STAMP)
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+airflow-init: $(AIRFLOW_HOME)/.initialised
+$(AIRFLOW_HOME)/.initialised: $(STAMP)
+	mkdir -p $(AIRFLOW_HOME)
+	$(BIN)/telco-mart airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (cat $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+	$(BIN)/telco-mart airflow pools set duckdb_warehouse 1 "DuckDB allows one writer" > /dev/null
+	touch $@
+
+dbt-parse: $(MANIFEST)
+$(MANIFEST): $(STAMP) $(DBT_FILES)
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+
+data: $(DEMO_DATA_STAMP)
+$(DEMO_DATA_STAMP): $(STAMP)
+	rm -rf $(LANDING)
+	$(BIN)/telco-mart generate --subscribers $(DEMO_SUBSCRIBERS) --start $(DEMO_START) --end $(DEMO_END) \
+		--seed $(DEMO_SEED) --format $(DEMO_FORMAT) --out $(LANDING)
+	touch $@
+
+demo: $(STAMP) airflow-init dbt-parse data
+	$(BIN)/telco-mart airflow dags test operator_daily $(DEMO_END) > $(AIRFLOW_HOME)/demo-run.log 2>&1 \
+		|| (tail -n 80 $(AIRFLOW_HOME)/demo-run.log; echo "operator_daily failed: full log in $(AIRFLOW_HOME)/demo-run.log"; exit 1)
+	$(BIN)/telco-mart summary --run-log $(AIRFLOW_HOME)/demo-run.log
+
+test: $(STAMP) dbt-parse
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+docs: $(STAMP)
+	$(BIN)/telco-mart contract --markdown --out docs/raw_contract.md
+
+ui: $(STAMP) airflow-init dbt-parse
+	$(BIN)/telco-mart airflow standalone
+
+clean:
+	rm -rf $(TELCO_MART_DATA_DIR) $(AIRFLOW_HOME) dbt_project/target dbt_project/logs

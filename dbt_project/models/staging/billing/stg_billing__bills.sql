@@ -1,0 +1,82 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='delivery_date',
+        on_schema_change='append_new_columns'
+    )
+}}
+
+with
+
+source as (
+
+    select * from {{ source('billing', 'bills') }}
+    {% if is_incremental() %}
+    where {{ in_delivery_batch('_delivery_date') }}
+    {% endif %}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        cast(bill_id as {{ dbt.type_string() }}) as bill_id,
+        cast(subscriber_id as {{ dbt.type_string() }}) as subscriber_id,
+
+        -- measures
+        cast(amount_due as {{ type_double() }}) as amount_due,
+        cast(recurring_amount as {{ type_double() }}) as recurring_amount,
+        cast(usage_amount as {{ type_double() }}) as usage_amount,
+
+        -- dates
+        cast(bill_month as date) as bill_month,
+        cast(issue_date as date) as issue_date,
+
+        -- lineage
+        cast(_delivery_date as date) as delivery_date,
+        cast(_source_file as {{ dbt.type_string() }}) as source_file,
+        cast(_source_line as {{ dbt.type_bigint() }}) as source_line,
+        cast(_load_id as {{ dbt.type_string() }}) as load_id,
+        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+
+    from source
+
+),
+
+ranked as (
+
+    -- a delivery loaded twice, or corrected, carries the same row more than once:
+    -- keep the latest load, then the first line of the file
+    select
+        *,
+        row_number() over (
+            partition by delivery_date, bill_id
+            order by loaded_at desc, source_line asc, source_file asc
+        ) as version_rank
+    from renamed
+
+),
+
+deduplicated as (
+
+    select
+        bill_id,
+        subscriber_id,
+        amount_due,
+        recurring_amount,
+        usage_amount,
+        bill_month,
+        issue_date,
+        delivery_date,
+        source_file,
+        source_line,
+        load_id,
+        loaded_at
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from deduplicated

@@ -1,0 +1,82 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='delivery_date',
+        on_schema_change='append_new_columns'
+    )
+}}
+
+with
+
+source as (
+
+    select * from {{ source('billing', 'recharges') }}
+    {% if is_incremental() %}
+    where {{ in_delivery_batch('_delivery_date') }}
+    {% endif %}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        cast(recharge_id as {{ dbt.type_string() }}) as recharge_id,
+        cast(subscriber_id as {{ dbt.type_string() }}) as subscriber_id,
+
+        -- attributes
+        cast(channel as {{ dbt.type_string() }}) as channel,
+
+        -- measures
+        cast(amount as {{ type_double() }}) as recharge_amount,
+
+        -- timestamps
+        cast(recharge_ts as {{ dbt.type_timestamp() }}) as recharged_at,
+        cast(recharge_ts as date) as recharge_date,
+
+        -- lineage
+        cast(_delivery_date as date) as delivery_date,
+        cast(_source_file as {{ dbt.type_string() }}) as source_file,
+        cast(_source_line as {{ dbt.type_bigint() }}) as source_line,
+        cast(_load_id as {{ dbt.type_string() }}) as load_id,
+        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+
+    from source
+
+),
+
+ranked as (
+
+    -- a delivery loaded twice, or corrected, carries the same row more than once:
+    -- keep the latest load, then the first line of the file
+    select
+        *,
+        row_number() over (
+            partition by delivery_date, recharge_id
+            order by loaded_at desc, source_line asc, source_file asc
+        ) as version_rank
+    from renamed
+
+),
+
+deduplicated as (
+
+    select
+        recharge_id,
+        subscriber_id,
+        channel,
+        recharge_amount,
+        recharged_at,
+        recharge_date,
+        delivery_date,
+        source_file,
+        source_line,
+        load_id,
+        loaded_at
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from deduplicated

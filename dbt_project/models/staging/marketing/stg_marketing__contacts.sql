@@ -1,0 +1,86 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='delivery_date',
+        on_schema_change='append_new_columns'
+    )
+}}
+
+with
+
+source as (
+
+    select * from {{ source('marketing', 'contact_history') }}
+    {% if is_incremental() %}
+    where {{ in_delivery_batch('_delivery_date') }}
+    {% endif %}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        cast(contact_id as {{ dbt.type_string() }}) as contact_id,
+        cast(subscriber_id as {{ dbt.type_string() }}) as subscriber_id,
+        cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,
+
+        -- attributes
+        cast(campaign_kind as {{ dbt.type_string() }}) as campaign_kind,
+        cast(channel as {{ dbt.type_string() }}) as channel,
+        cast(response as {{ dbt.type_string() }}) as response,
+
+        -- timestamps
+        cast(contacted_at as {{ dbt.type_timestamp() }}) as contacted_at,
+        cast(contacted_at as date) as contact_date,
+        cast(response_at as {{ dbt.type_timestamp() }}) as responded_at,
+
+        -- lineage
+        cast(_delivery_date as date) as delivery_date,
+        cast(_source_file as {{ dbt.type_string() }}) as source_file,
+        cast(_source_line as {{ dbt.type_bigint() }}) as source_line,
+        cast(_load_id as {{ dbt.type_string() }}) as load_id,
+        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+
+    from source
+
+),
+
+ranked as (
+
+    -- a delivery loaded twice, or corrected, carries the same row more than once:
+    -- keep the latest load, then the first line of the file
+    select
+        *,
+        row_number() over (
+            partition by delivery_date, contact_id
+            order by loaded_at desc, source_line asc, source_file asc
+        ) as version_rank
+    from renamed
+
+),
+
+deduplicated as (
+
+    select
+        contact_id,
+        subscriber_id,
+        campaign_id,
+        campaign_kind,
+        channel,
+        response,
+        contacted_at,
+        contact_date,
+        responded_at,
+        delivery_date,
+        source_file,
+        source_line,
+        load_id,
+        loaded_at
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from deduplicated

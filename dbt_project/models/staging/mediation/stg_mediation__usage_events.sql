@@ -1,0 +1,90 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='delivery_date',
+        on_schema_change='append_new_columns'
+    )
+}}
+
+with
+
+source as (
+
+    select * from {{ source('mediation', 'usage_events') }}
+    {% if is_incremental() %}
+    where {{ in_delivery_batch('_delivery_date') }}
+    {% endif %}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        cast(event_id as {{ dbt.type_string() }}) as event_id,
+        cast(subscriber_id as {{ dbt.type_string() }}) as subscriber_id,
+        cast(cell_id as {{ dbt.type_string() }}) as cell_id,
+
+        -- attributes
+        cast(event_type as {{ dbt.type_string() }}) as event_type,
+        cast(call_type as {{ dbt.type_string() }}) as call_type,
+
+        -- measures
+        cast(duration_sec as {{ dbt.type_bigint() }}) as duration_seconds,
+        cast(data_mb as {{ type_double() }}) as data_mb,
+        cast(charged_amount as {{ type_double() }}) as charged_amount,
+
+        -- timestamps
+        cast(event_ts as {{ dbt.type_timestamp() }}) as event_at,
+        cast(event_ts as date) as event_date,
+
+        -- lineage
+        cast(_delivery_date as date) as delivery_date,
+        cast(_source_file as {{ dbt.type_string() }}) as source_file,
+        cast(_source_line as {{ dbt.type_bigint() }}) as source_line,
+        cast(_load_id as {{ dbt.type_string() }}) as load_id,
+        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+
+    from source
+
+),
+
+ranked as (
+
+    -- a delivery loaded twice, or corrected, carries the same event more than once:
+    -- keep the latest load, then the first line of the file
+    select
+        *,
+        row_number() over (
+            partition by delivery_date, event_id
+            order by loaded_at desc, source_line asc, source_file asc
+        ) as version_rank
+    from renamed
+
+),
+
+deduplicated as (
+
+    select
+        event_id,
+        subscriber_id,
+        cell_id,
+        event_type,
+        call_type,
+        duration_seconds,
+        data_mb,
+        charged_amount,
+        event_at,
+        event_date,
+        delivery_date,
+        source_file,
+        source_line,
+        load_id,
+        loaded_at
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from deduplicated

@@ -1,0 +1,178 @@
+"""The ``telco-mart`` command: generate data, ingest by hand, render docs, run Airflow.
+
+Everything here is a thin shell over the library; the DAG calls the same functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from telco_mart.config import Settings
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from telco_mart.generate import generate
+
+    if args.end < args.start:
+        raise SystemExit("--end must not be before --start")
+    summary = generate(
+        subscribers=args.subscribers,
+        start=args.start,
+        end=args.end,
+        seed=args.seed,
+        out=args.out,
+        fmt=args.format,
+        defects=args.defects,
+        events_per_sub_day=args.events_per_sub_day,
+        log=print,
+    )
+    print(
+        f"generated {summary.files_written:,} files in {summary.seconds:.1f}s under {summary.out}: "
+        + ", ".join(f"{feed} {rows:,}" for feed, rows in summary.rows_per_feed.items())
+    )
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from telco_mart.ingest import ingest
+    from telco_mart.warehouse import connect
+
+    settings = Settings.from_env()
+    landing = args.landing or settings.landing_dir
+    warehouse = args.warehouse or settings.warehouse_path
+    dates = None
+    if args.start:
+        end = args.end or args.start
+        dates = [date.fromordinal(d) for d in range(args.start.toordinal(), end.toordinal() + 1)]
+    run_date = (dates[-1] if dates else None) or args.date or date.today()
+    with connect(warehouse, settings=settings) as con:
+        report = ingest(con, landing, run_date, dates=dates, progress=print)
+    print(json.dumps(report.summary(), indent=2))
+    return 1 if report.totals()["files_rejected"] and args.fail_on_rejected else 0
+
+
+def _cmd_contract(args: argparse.Namespace) -> int:
+    from telco_mart.contract import load_contract, render_markdown
+
+    text = render_markdown(load_contract())
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    """What a person wants to see after a run: what was built, what was kept out, and where."""
+    from telco_mart.pipeline import table_row_counts
+    from telco_mart.warehouse import connect
+
+    settings = Settings.from_env()
+    counts = table_row_counts(settings)
+    with connect(settings=settings, read_only=True) as con:
+        files = con.execute(
+            "select status, count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined) "
+            "from raw.file_registry group by 1 order by 1"
+        ).fetchall()
+        reasons = con.execute(
+            "select feed, reason, count(*) from raw.quarantine group by all order by 3 desc limit 10"
+        ).fetchall()
+    print("\n== telco-mart warehouse ==")
+    print(f"warehouse file : {settings.warehouse_path}")
+    print(f"landing folder : {settings.landing_dir}")
+    if args.run_log:
+        print(f"Airflow run log: {args.run_log}")
+    for schema in ("raw", "staging", "intermediate", "marts"):
+        tables = {t: n for t, n in counts.items() if t.startswith(schema + ".")}
+        print(f"\n{schema}: {len(tables)} tables, {sum(tables.values()):,} rows")
+        for table, rows in tables.items():
+            print(f"  {table:<45} {rows:>12,}")
+    print("\nfiles by status (files, rows read, loaded, quarantined):")
+    for status, n, read, loaded, quarantined in files:
+        print(f"  {status:<18} {n:>6,} {read or 0:>14,} {loaded or 0:>14,} {quarantined or 0:>12,}")
+    if reasons:
+        print("quarantine by reason:")
+        for feed, reason, n in reasons:
+            print(f"  {feed:<20} {reason:<40} {n:>8,}")
+    explore = f"duckdb.connect('{settings.warehouse_path}', read_only=True).sql('show all tables').show()"
+    print(f'\nExplore: .venv/bin/python -c "import duckdb; {explore}"')
+    return 0
+
+
+def _cmd_airflow(args: argparse.Namespace) -> int:
+    """Run the Airflow CLI in this project's environment (paths, no telemetry)."""
+    from telco_mart.runtime import airflow_environment
+
+    env = airflow_environment()
+    airflow = Path(sys.executable).with_name("airflow")
+    os.execve(str(airflow), [str(airflow), *args.airflow_args], env)
+    return 0  # pragma: no cover - execve does not return
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="telco-mart", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write synthetic operator feeds as daily files")
+    gen.add_argument("--subscribers", type=int, required=True)
+    gen.add_argument("--start", type=_date, required=True, help="first delivery date")
+    gen.add_argument("--end", type=_date, required=True, help="last delivery date (inclusive)")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--out", type=Path, required=True, help="landing folder to write <feed>/<date>/ into")
+    gen.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    gen.add_argument("--defects", action="store_true", help="plant the bad input real feeds carry (csv only)")
+    gen.add_argument(
+        "--events-per-sub-day",
+        type=float,
+        default=10.0,
+        help="mean usage events per active subscriber per day",
+    )
+    gen.set_defaults(func=_cmd_generate)
+
+    ing = sub.add_parser("ingest", help="load landed files into the warehouse's raw schema")
+    ing.add_argument("--date", type=_date, help="logical date (default today; all history on a fresh warehouse)")
+    ing.add_argument("--start", type=_date, help="first delivery date of an explicit range")
+    ing.add_argument("--end", type=_date, help="last delivery date of an explicit range")
+    ing.add_argument("--landing", type=Path, help="landing folder (default $TELCO_MART_LANDING_DIR)")
+    ing.add_argument("--warehouse", type=Path, help="DuckDB file (default $TELCO_MART_WAREHOUSE)")
+    ing.add_argument("--fail-on-rejected", action="store_true", help="exit 1 when a file was rejected")
+    ing.set_defaults(func=_cmd_ingest)
+
+    con = sub.add_parser("contract", help="render the raw contract as Markdown")
+    con.add_argument("--markdown", action="store_true", help="Markdown output (the only format)")
+    con.add_argument("--out", type=Path, help="write to this file instead of stdout")
+    con.set_defaults(func=_cmd_contract)
+
+    summ = sub.add_parser("summary", help="what the warehouse holds: tables, files, quarantine")
+    summ.add_argument("--run-log", type=Path, help="log of the run to point the reader at")
+    summ.set_defaults(func=_cmd_summary)
+
+    air = sub.add_parser("airflow", help="run the airflow CLI with this project's environment")
+    air.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    air.set_defaults(func=_cmd_airflow)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

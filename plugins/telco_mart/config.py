@@ -1,0 +1,58 @@
+"""Where things live, read from the environment with documented defaults.
+
+Every path the pipeline touches comes from here so that a deployment moves the data
+directory with one variable, and tests point a whole run at a temporary folder.
+
+| variable | default | what |
+| --- | --- | --- |
+| TELCO_MART_DATA_DIR | `<repo>/data` | root of everything the pipeline writes |
+| TELCO_MART_LANDING_DIR | `$TELCO_MART_DATA_DIR/landing` | where operator feeds land |
+| TELCO_MART_WAREHOUSE | `$TELCO_MART_DATA_DIR/warehouse.duckdb` | the DuckDB warehouse file |
+| TELCO_MART_OUTBOX_DIR | `$TELCO_MART_DATA_DIR/outbox` | published campaign target lists |
+| TELCO_MART_DBT_PROJECT_DIR | `<repo>/dbt_project` | the dbt project |
+| TELCO_MART_DUCKDB_MEMORY_LIMIT | `8GB` | DuckDB memory cap; it spills to disk past it |
+| TELCO_MART_DUCKDB_THREADS | number of cores | DuckDB worker threads |
+| TELCO_MART_TASK_RETRIES | `2` | Airflow retries of a failed task (with exponential backoff) |
+| TELCO_MART_RETRY_DELAY_SECONDS | `60` | first retry delay |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _path(var: str, default: Path) -> Path:
+    value = os.environ.get(var)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    landing_dir: Path
+    warehouse_path: Path
+    outbox_dir: Path
+    dbt_project_dir: Path
+    duckdb_memory_limit: str
+    duckdb_threads: int
+    task_retries: int
+    retry_delay_seconds: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = _path("TELCO_MART_DATA_DIR", REPO_ROOT / "data")
+        return cls(
+            data_dir=data_dir,
+            landing_dir=_path("TELCO_MART_LANDING_DIR", data_dir / "landing"),
+            warehouse_path=_path("TELCO_MART_WAREHOUSE", data_dir / "warehouse.duckdb"),
+            outbox_dir=_path("TELCO_MART_OUTBOX_DIR", data_dir / "outbox"),
+            dbt_project_dir=_path("TELCO_MART_DBT_PROJECT_DIR", REPO_ROOT / "dbt_project"),
+            duckdb_memory_limit=os.environ.get("TELCO_MART_DUCKDB_MEMORY_LIMIT", "8GB"),
+            duckdb_threads=int(os.environ.get("TELCO_MART_DUCKDB_THREADS", os.cpu_count() or 2)),
+            task_retries=int(os.environ.get("TELCO_MART_TASK_RETRIES", "2")),
+            retry_delay_seconds=int(os.environ.get("TELCO_MART_RETRY_DELAY_SECONDS", "60")),
+        )

@@ -1,0 +1,29 @@
+"""Synthetic operator feeds for the raw contract, with the planted truth beside them.
+
+``generate()`` writes every feed of ``telco_mart.contract`` as daily files a real operator
+would deliver, from a population planted with the four customer groups, churners who
+decline before leaving, degraded cells, and (on request) the bad input real feeds carry.
+``out/_truth`` holds what was planted, so tests can check that the warehouse finds it.
+"""
+
+from telco_mart.generate.core import GENERATOR_VERSION, GenerationSummary, generate
+from telco_mart.generate.settings import (
+    DEFAULT_SETTINGS,
+    GROUP_PROFILES,
+    GROUPS,
+    GeneratorSettings,
+    GroupProfile,
+    GroupShares,
+)
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "GENERATOR_VERSION",
+    "GROUPS",
+    "GROUP_PROFILES",
+    "GenerationSummary",
+    "GeneratorSettings",
+    "GroupProfile",
+    "GroupShares",
+    "generate",
+]

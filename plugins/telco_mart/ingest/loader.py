@@ -1,0 +1,435 @@
+"""Loading landed files into the `raw` schema exactly once, with a file registry.
+
+Rules (docs/ingestion.md says the same for operators):
+
+- A file's identity is its path under the landing folder: ``<feed>/<delivery date>/<name>``.
+- Same path, same checksum as a registered version: skipped, nothing written (reruns are free
+  and change no row count).
+- Same checksum as another loaded file of the feed for the same delivery date: registered
+  as ``skipped_duplicate`` (a duplicated delivery), no rows loaded. Identical content on
+  another day is legitimate (a snapshot feed such as the plan catalogue often repeats).
+- Same path, new checksum: a corrected re-delivery. The earlier version's rows and
+  quarantine entries are deleted and the new version loaded, in one transaction; the earlier
+  registry entry is kept with status ``replaced``.
+- A file missing a required column is ``rejected`` whole, with the missing columns named;
+  the other feeds go on.
+- Otherwise every row is loaded or quarantined with its reasons, and the registry entry
+  records ``rows_read = rows_loaded + rows_quarantined + rows_rejected``.
+
+Each file is one transaction, so a crash leaves either the whole file or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from telco_mart.contract import Contract, Feed, load_contract
+from telco_mart.ingest.reader import INCOMING_TABLE, MALFORMED_TABLE, read_header, stage_file
+from telco_mart.ingest.validate import _q, reasons_expression, typed_select
+from telco_mart.warehouse import ensure_raw_schema, fetch_one
+
+log = logging.getLogger(__name__)
+
+LANDED_SUFFIXES = (".csv", ".parquet")
+
+REGISTRY_DDL = """
+create table if not exists raw.file_registry (
+    load_id varchar primary key,
+    feed varchar not null,
+    delivery_date date not null,
+    source_file varchar not null,
+    file_size bigint not null,
+    checksum_sha256 varchar not null,
+    status varchar not null,        -- loaded | rejected | skipped_duplicate | replaced
+    rows_read bigint not null,
+    rows_loaded bigint not null,
+    rows_quarantined bigint not null,
+    rows_rejected bigint not null,  -- rows of a file rejected whole
+    note varchar,
+    duplicate_of varchar,
+    run_id varchar,
+    registered_at timestamp not null
+)
+"""
+
+QUARANTINE_DDL = """
+create table if not exists raw.quarantine (
+    feed varchar not null,
+    source_file varchar not null,
+    delivery_date date not null,
+    source_line bigint not null,
+    reason varchar not null,
+    record varchar,
+    load_id varchar not null,
+    quarantined_at timestamp not null
+)
+"""
+
+
+@dataclass
+class FileOutcome:
+    feed: str
+    source_file: str
+    delivery_date: date
+    status: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_rejected: int = 0
+    note: str | None = None
+    seconds: float = 0.0
+
+    def describe(self) -> str:
+        text = (
+            f"{self.status:<17} {self.source_file}: read {self.rows_read:,} loaded {self.rows_loaded:,} "
+            f"quarantined {self.rows_quarantined:,}"
+        )
+        if self.rows_rejected:
+            text += f" rejected {self.rows_rejected:,}"
+        if self.note:
+            text += f" ({self.note})"
+        return text + f" [{self.seconds:.1f}s]"
+
+
+@dataclass
+class IngestReport:
+    run_date: date
+    dates: list[date]
+    outcomes: list[FileOutcome] = field(default_factory=list)
+
+    @property
+    def changed_dates(self) -> list[date]:
+        """Delivery dates whose raw rows changed in this run (the dbt batch)."""
+        return sorted({o.delivery_date for o in self.outcomes if o.status in ("loaded", "replaced_by_new")})
+
+    def totals(self) -> dict[str, int]:
+        keys = ("rows_read", "rows_loaded", "rows_quarantined", "rows_rejected")
+        totals = {k: sum(getattr(o, k) for o in self.outcomes) for k in keys}
+        for status in ("loaded", "skipped", "skipped_duplicate", "rejected", "replaced_by_new"):
+            totals[f"files_{status}"] = sum(1 for o in self.outcomes if o.status == status)
+        return totals
+
+    def summary(self) -> dict[str, object]:
+        changed = self.changed_dates
+        return {
+            "run_date": self.run_date.isoformat(),
+            "dates_scanned": [d.isoformat() for d in (self.dates[:1] + self.dates[-1:])],
+            "batch_start_date": (changed[0] if changed else self.run_date).isoformat(),
+            "batch_end_date": (changed[-1] if changed else self.run_date).isoformat(),
+            **self.totals(),
+        }
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def ensure_ingest_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+    ensure_raw_schema(con, contract)
+    con.execute(REGISTRY_DDL)
+    con.execute(QUARANTINE_DDL)
+
+
+def delivery_dates_on_disk(landing_dir: Path, contract: Contract) -> list[date]:
+    dates: set[date] = set()
+    for feed in contract.feeds:
+        feed_dir = landing_dir / feed
+        if not feed_dir.is_dir():
+            continue
+        for child in feed_dir.iterdir():
+            if child.is_dir() and not child.name.startswith(("_", ".")):
+                try:
+                    dates.add(date.fromisoformat(child.name))
+                except ValueError:
+                    log.warning("ignoring folder %s: its name is not a delivery date (YYYY-MM-DD)", child)
+    return sorted(dates)
+
+
+def dates_to_scan(con: duckdb.DuckDBPyConnection, landing_dir: Path, run_date: date, contract: Contract) -> list[date]:
+    """A fresh warehouse takes in all landed history up to the run date; later runs one day.
+
+    Keeping later runs to their own day keeps a daily run's cost proportional to that day's
+    data; a late or corrected file for an earlier day is picked up by rerunning that day.
+    """
+    registered = fetch_one(con, "select count(*) from raw.file_registry")[0]
+    if registered == 0:
+        return [d for d in delivery_dates_on_disk(landing_dir, contract) if d <= run_date]
+    return [run_date]
+
+
+def ingest(
+    con: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    run_date: date,
+    *,
+    dates: Iterable[date] | None = None,
+    run_id: str | None = None,
+    contract: Contract | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> IngestReport:
+    """Load every new file landed for the dates in scope into `raw`, feed by feed."""
+    contract = contract or load_contract()
+    say = progress or log.info
+    ensure_ingest_tables(con, contract)
+    scan = sorted(dates) if dates is not None else dates_to_scan(con, landing_dir, run_date, contract)
+    report = IngestReport(run_date=run_date, dates=scan)
+    say(f"ingest: {len(scan)} delivery date(s) from {landing_dir}" + (f" ({scan[0]} .. {scan[-1]})" if scan else ""))
+    for feed_name in contract.load_order():
+        feed = contract.feed(feed_name)
+        for day in scan:
+            day_dir = landing_dir / feed_name / day.isoformat()
+            if not day_dir.is_dir():
+                continue
+            for path in sorted(day_dir.iterdir()):
+                if path.name.startswith((".", "_")) or not path.is_file():
+                    continue
+                if path.suffix not in LANDED_SUFFIXES:
+                    say(f"ignoring {path}: not a .csv or .parquet file")
+                    continue
+                outcome = ingest_file(con, feed, path, landing_dir, day, run_id=run_id, contract=contract)
+                report.outcomes.append(outcome)
+                if outcome.status != "skipped":
+                    say(f"{feed_name:<20} {outcome.describe()}")
+    totals = report.totals()
+    say(
+        "ingest done: {files_loaded} loaded, {files_replaced_by_new} replaced, {files_skipped} already loaded, "
+        "{files_skipped_duplicate} duplicate deliveries, {files_rejected} rejected; rows read {rows_read:,}, "
+        "loaded {rows_loaded:,}, quarantined {rows_quarantined:,}, rejected {rows_rejected:,}".format(**totals)
+    )
+    return report
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    path: Path,
+    landing_dir: Path,
+    delivery_date: date,
+    *,
+    run_id: str | None = None,
+    contract: Contract | None = None,
+) -> FileOutcome:
+    contract = contract or load_contract()
+    started = time.perf_counter()
+    rel = path.relative_to(landing_dir).as_posix()
+    size = path.stat().st_size
+    checksum = sha256_of(path)
+    outcome = FileOutcome(feed=feed.name, source_file=rel, delivery_date=delivery_date, status="skipped")
+
+    same_path = fetch_one(
+        con,
+        "select checksum_sha256 from raw.file_registry where source_file = ? and status <> 'replaced' "
+        "order by registered_at desc limit 1",
+        [rel],
+    )
+    if same_path and same_path[0] == checksum:
+        return outcome
+    duplicate_of = fetch_one(
+        con,
+        "select source_file from raw.file_registry where feed = ? and delivery_date = ? and checksum_sha256 = ? "
+        "and status = 'loaded' and source_file <> ? limit 1",
+        [feed.name, delivery_date, checksum, rel],
+    )
+
+    load_id = str(uuid.uuid4())
+    con.execute("begin transaction")
+    try:
+        if same_path:
+            _forget_earlier_version(con, rel)
+        if duplicate_of:
+            outcome.status = "skipped_duplicate"
+            outcome.note = f"same content as {duplicate_of[0]}"
+        else:
+            _load_rows(con, feed, path, rel, delivery_date, load_id, outcome, contract)
+            if same_path and outcome.status == "loaded":
+                outcome.status = "replaced_by_new"
+                outcome.note = "corrected re-delivery replaced the earlier version" + (
+                    f"; {outcome.note}" if outcome.note else ""
+                )
+        _register(con, load_id, outcome, size, checksum, duplicate_of[0] if duplicate_of else None, run_id)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _forget_earlier_version(con: duckdb.DuckDBPyConnection, rel: str) -> None:
+    feed = rel.split("/", 1)[0]
+    con.execute(f"delete from raw.{_q(feed)} where _source_file = ?", [rel])
+    con.execute("delete from raw.quarantine where source_file = ?", [rel])
+    con.execute(
+        "update raw.file_registry set status = 'replaced' where source_file = ? and status <> 'replaced'",
+        [rel],
+    )
+
+
+def _load_rows(
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    path: Path,
+    rel: str,
+    delivery_date: date,
+    load_id: str,
+    outcome: FileOutcome,
+    contract: Contract,
+) -> None:
+    header = read_header(path)
+    missing = [c for c in feed.required_columns if c not in header]
+    extra = [c for c in header if c not in feed.column_names]
+    if missing:
+        outcome.status = "rejected"
+        outcome.note = f"missing required columns: {', '.join(missing)}"
+        outcome.rows_read = outcome.rows_rejected = _count_rows(con, path)
+        log.error("rejected %s: %s; the file is kept out whole and other feeds go on", rel, outcome.note)
+        return
+    notes = []
+    if extra:
+        notes.append(f"extra columns ignored: {', '.join(extra)}")
+        log.warning("%s: %s", rel, notes[-1])
+    absent = [c for c in feed.column_names if c not in header]
+    if absent:
+        notes.append(f"optional columns absent, loaded as null: {', '.join(absent)}")
+    present = [c for c in feed.column_names if c in header]
+
+    read = stage_file(con, path, present)
+    _check_rows(con, feed, present, rel, delivery_date, contract)
+
+    raw_table = f"raw.{_q(feed.name)}"
+    con.execute(
+        f"insert into {raw_table} select\n    {typed_select(feed, present)},\n"
+        f"    ? as _source_file, s._line, ? as _delivery_date, ? as _load_id, current_timestamp::timestamp\n"
+        f"from _checked s where len(s._reasons) = 0 order by s._line",
+        [rel, delivery_date, load_id],
+    )
+    record = "to_json(struct_pack(" + ", ".join(f"{_q(c)} := s.{_q(c)}" for c in present) + "))::varchar"
+    con.execute(
+        "insert into raw.quarantine select ?, ?, ?, s._line, array_to_string(s._reasons, '; '), "
+        f"{record}, ?, current_timestamp::timestamp from _checked s where len(s._reasons) > 0",
+        [feed.name, rel, delivery_date, load_id],
+    )
+    con.execute(
+        "insert into raw.quarantine select ?, ?, ?, m._line, 'malformed_row', m._text, ?, current_timestamp::timestamp "
+        f"from {MALFORMED_TABLE} m",
+        [feed.name, rel, delivery_date, load_id],
+    )
+    loaded, quarantined = fetch_one(
+        con,
+        "select count(*) filter (where len(_reasons) = 0), count(*) filter (where len(_reasons) > 0) from _checked",
+    )
+    outcome.status = "loaded"
+    outcome.rows_read = read.rows_read
+    outcome.rows_loaded = loaded
+    outcome.rows_quarantined = quarantined + len(read.malformed)
+    outcome.note = "; ".join(notes) or None
+    if outcome.rows_read != outcome.rows_loaded + outcome.rows_quarantined:
+        raise RuntimeError(f"{rel}: rows do not reconcile ({outcome.describe()})")
+
+
+def _check_rows(
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    present: list[str],
+    rel: str,
+    delivery_date: date,
+    contract: Contract,
+) -> None:
+    """Build ``_checked``: the staged rows with every reason that keeps them out of `raw`."""
+    raw_table = f"raw.{_q(feed.name)}"
+    key_typed = [f"try_cast(i.{_q(k)} as {feed.column(k).duckdb_type})" for k in feed.key]
+    key_partition = ", ".join(key_typed)
+    key_match = " and ".join(f"r.{_q(k)} = {expr}" for k, expr in zip(feed.key, key_typed, strict=True))
+    fk_reasons = []
+    for column in feed.columns:
+        if not column.references or column.name not in present:
+            continue
+        ref_feed = contract.feed(column.references)
+        ref_key = ref_feed.key[0]
+        fk_reasons.append(
+            f"case when i.{_q(column.name)} is not null and not exists (select 1 from raw.{_q(ref_feed.name)} r "
+            f"where r.{_q(ref_key)} = trim(i.{_q(column.name)})) then 'unknown_reference:{column.name}' end"
+        )
+    con.execute(
+        f"""
+        create or replace temp table _checked as
+        with value_checked as (
+            select i.*, {reasons_expression(feed, present)} as _reasons
+            from {INCOMING_TABLE} i
+        ),
+        key_ranked as (
+            select i.*,
+                case when len(i._reasons) = 0
+                     then row_number() over (partition by len(i._reasons) = 0, {key_partition} order by i._line)
+                end as _key_rank
+            from value_checked i
+        )
+        select i.* exclude (_reasons, _key_rank),
+            list_filter(list_concat(i._reasons, [
+                case when i._key_rank > 1
+                      or (i._key_rank = 1 and exists (
+                            select 1 from {raw_table} r
+                            where r._delivery_date = ? and r._source_file <> ? and {key_match}))
+                     then 'duplicate_key' end,
+                {", ".join(fk_reasons) if fk_reasons else "null"}
+            ]), lambda x: x is not null) as _reasons
+        from key_ranked i
+        """,
+        [delivery_date, rel],
+    )
+
+
+def _count_rows(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Data rows in a file that is rejected whole, so the registry still accounts for them."""
+    if path.suffix == ".parquet":
+        return fetch_one(con, "select count(*) from read_parquet(?)", [str(path)])[0]
+    lines, last = 0, b"\n"
+    with path.open("rb") as fh:
+        while chunk := fh.read(8 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return max(lines + (0 if last == b"\n" else 1) - 1, 0)
+
+
+def _register(
+    con: duckdb.DuckDBPyConnection,
+    load_id: str,
+    outcome: FileOutcome,
+    size: int,
+    checksum: str,
+    duplicate_of: str | None,
+    run_id: str | None,
+) -> None:
+    status = "loaded" if outcome.status == "replaced_by_new" else outcome.status
+    con.execute(
+        "insert into raw.file_registry values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp::timestamp)",
+        [
+            load_id,
+            outcome.feed,
+            outcome.delivery_date,
+            outcome.source_file,
+            size,
+            checksum,
+            status,
+            outcome.rows_read,
+            outcome.rows_loaded,
+            outcome.rows_quarantined,
+            outcome.rows_rejected,
+            outcome.note,
+            duplicate_of,
+            run_id,
+        ],
+    )

@@ -1,0 +1,65 @@
+"""What the DAG's Python tasks do, kept out of the DAG file so it is importable and tested.
+
+Each step opens the warehouse itself and closes it before returning: DuckDB allows one
+writing process, and the next task (dbt) needs the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from telco_mart.config import Settings
+from telco_mart.ingest import ingest
+from telco_mart.warehouse import SCHEMAS, connect
+
+log = logging.getLogger(__name__)
+
+
+def run_ingest(run_date: date, run_id: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    """Ingest the landed files for ``run_date`` (all history on a fresh warehouse)."""
+    settings = settings or Settings.from_env()
+    if not settings.landing_dir.is_dir():
+        raise FileNotFoundError(
+            f"landing folder {settings.landing_dir} does not exist; set TELCO_MART_LANDING_DIR or generate "
+            "data with `telco-mart generate --out <dir>`"
+        )
+    with connect(settings=settings) as con:
+        report = ingest(con, settings.landing_dir, run_date, run_id=run_id, progress=log.info)
+    summary = report.summary()
+    log.info("ingest summary: %s", summary)
+    return summary
+
+
+def table_row_counts(settings: Settings | None = None) -> dict[str, int]:
+    """Rows per table in the warehouse schemas, for run summaries and rerun checks."""
+    settings = settings or Settings.from_env()
+    with connect(settings=settings) as con:
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            f"where table_schema in ({', '.join(repr(s) for s in SCHEMAS)}) order by 1, 2"
+        ).fetchall()
+        return {
+            f"{schema}.{name}": con.execute(f'select count(*) from "{schema}"."{name}"').fetchall()[0][0]
+            for schema, name in tables
+        }
+
+
+def summarise_run(run_date: date, settings: Settings | None = None) -> dict[str, Any]:
+    """Log what the warehouse holds after a run: a person reads this at the end of the log."""
+    settings = settings or Settings.from_env()
+    counts = table_row_counts(settings)
+    with connect(settings=settings) as con:
+        registry = dict(con.execute("select status, count(*) from raw.file_registry group by 1 order by 1").fetchall())
+        reasons = con.execute(
+            "select split_part(reason, '; ', 1) as reason, count(*) from raw.quarantine "
+            "group by 1 order by 2 desc limit 10"
+        ).fetchall()
+    log.info("warehouse %s after the run of %s", settings.warehouse_path, run_date)
+    for table, rows in counts.items():
+        log.info("  %-45s %12s rows", table, f"{rows:,}")
+    log.info("file registry by status: %s", registry)
+    if reasons:
+        log.info("quarantine, top reasons: %s", ", ".join(f"{r} ({n:,})" for r, n in reasons))
+    return {"run_date": run_date.isoformat(), "tables": counts, "files_by_status": registry}

@@ -1,0 +1,486 @@
+"""The synthetic generator: files land as the contract says, clean data is clean, the planted
+truth is really in the data, and the planted defects are where defects.json says."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from telco_mart.contract import Feed, load_contract
+from telco_mart.generate import DEFAULT_SETTINGS, GROUPS, GroupShares, generate
+from telco_mart.generate.writer import arrow_schema
+
+CONTRACT = load_contract()
+START = dt.date(2026, 1, 1)
+#: The long clean run: five months, so churners' declines, degradations and bills all show.
+CLEAN = {
+    "subscribers": 800,
+    "start": START,
+    "end": dt.date(2026, 5, 31),
+    "seed": 7,
+    "events_per_sub_day": 4.0,
+}
+#: Short runs for byte comparisons; they cross a month end so a bill file is in them.
+SMALL = {"subscribers": 250, "start": dt.date(2026, 1, 1), "end": dt.date(2026, 2, 2), "seed": 11}
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _feed_glob(out: Path, feed: str, fmt: str = "csv") -> str:
+    return str(out / feed / "*" / f"{feed}_*.{fmt}")
+
+
+def _read(con: duckdb.DuckDBPyConnection, out: Path, feed: Feed, fmt: str = "csv") -> duckdb.DuckDBPyRelation:
+    """A feed's files as one typed relation with its delivery date; CSV parsing is strict, so
+    an unparseable value fails the read."""
+    if fmt == "parquet":
+        source = f"read_parquet('{_feed_glob(out, feed.name, fmt)}', filename = true)"
+    else:
+        columns = ", ".join(f"'{c.name}': '{c.duckdb_type}'" for c in feed.columns)
+        source = (
+            f"read_csv('{_feed_glob(out, feed.name)}', header = true, auto_detect = false, delim = ',', "
+            f"quote = '\"', nullstr = '', columns = {{{columns}}}, dateformat = '%Y-%m-%d', "
+            f"timestampformat = '%Y-%m-%d %H:%M:%S', filename = true)"
+        )
+    names = ", ".join(feed.column_names)
+    return con.sql(
+        f"select {names}, cast(regexp_extract(filename, '(\\d{{4}}-\\d{{2}}-\\d{{2}})', 1) as date) "
+        f"as delivery_date from {source}"
+    )
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("clean")
+    lines: list[str] = []
+    summary = generate(out=out, fmt="csv", log=lines.append, **CLEAN)
+    assert summary.out == out
+    assert any(line.startswith("day 2026-03-01:") for line in lines)
+    assert summary.files_written == sum(1 for p in out.rglob("*.csv") if "_truth" not in p.parts)
+    assert summary.rows_per_feed["usage_events"] > 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def con(clean: Path) -> duckdb.DuckDBPyConnection:
+    """The clean run's feeds and truth files as DuckDB tables, each file read once."""
+    connection = duckdb.connect()
+    for feed in CONTRACT.feeds.values():
+        _read(connection, clean, feed).create(feed.name)
+    for name in ("subscriber_profiles", "degraded_cells"):
+        connection.sql(f"create table {name} as select * from '{clean / '_truth' / name}.parquet'")
+    return connection
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("small_csv")
+    generate(out=out, fmt="csv", **SMALL)
+    return out
+
+
+@pytest.fixture(scope="module")
+def defects_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("defects")
+    generate(subscribers=400, start=START, end=START + dt.timedelta(days=4), seed=3, out=out, defects=True)
+    return out
+
+
+# --- files and determinism ------------------------------------------------------------------
+
+
+def test_same_seed_gives_byte_identical_files(small_csv: Path, tmp_path: Path) -> None:
+    generate(out=tmp_path, fmt="csv", **SMALL)
+    assert _files(tmp_path) == _files(small_csv)
+
+
+def test_another_seed_gives_other_data(small_csv: Path, tmp_path: Path) -> None:
+    generate(out=tmp_path, fmt="csv", **{**SMALL, "seed": SMALL["seed"] + 1})
+    usage = "usage_events/2026-01-05/usage_events_2026-01-05.csv"
+    assert (tmp_path / usage).read_bytes() != (small_csv / usage).read_bytes()
+    plans = "plans/2026-01-05/plans_2026-01-05.csv"
+    assert (tmp_path / plans).read_bytes() == (small_csv / plans).read_bytes()  # the catalog is fixed
+
+
+def test_feeds_land_daily_with_the_contract_columns_in_order(small_csv: Path) -> None:
+    """Every file has the contract header; a feed with no rows on a day has no file that day."""
+    days = {SMALL["start"] + dt.timedelta(days=n) for n in range((SMALL["end"] - SMALL["start"]).days + 1)}
+    for feed in CONTRACT.feeds.values():
+        files = sorted((small_csv / feed.name).glob("*/*.csv"))
+        assert files, f"{feed.name} never delivered"
+        for path in files:
+            assert path.name == f"{feed.name}_{path.parent.name}.csv"
+            lines = path.read_text(encoding="utf-8").split("\n")
+            assert lines[0] == ",".join(feed.column_names), path
+            assert len(lines) > 2 and lines[-1] == "", f"{path} is empty or lacks the final newline"
+    for feed in ("plans", "usage_events", "cell_kpis_daily", "contact_history"):
+        assert {dt.date.fromisoformat(p.name) for p in (small_csv / feed).iterdir()} == days, feed
+    assert [p.name for p in (small_csv / "bills").iterdir()] == ["2026-02-01"]
+    assert {p.name for p in small_csv.iterdir()} == {*CONTRACT.feeds, "_truth"}
+
+
+def test_csv_layout_is_plain(small_csv: Path) -> None:
+    text = (small_csv / "subscribers" / "2026-01-01" / "subscribers_2026-01-01.csv").read_text(encoding="utf-8")
+    assert "\r" not in text and '"' not in text
+    row = next(csv.DictReader(text.splitlines()))
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", row["activation_date"])
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", row["updated_at"])
+    assert row["contact_number_valid"] in {"true", "false"}
+    assert row["port_out_requested_at"] == ""
+
+
+def test_parquet_has_contract_types_and_the_same_data_as_csv(small_csv: Path, tmp_path: Path) -> None:
+    parquet, again = tmp_path / "parquet", tmp_path / "again"
+    generate(out=parquet, fmt="parquet", **SMALL)
+    generate(out=again, fmt="parquet", **SMALL)
+    assert _files(parquet) == _files(again)
+    connection = duckdb.connect()
+    for feed in CONTRACT.feeds.values():
+        some_file = next((parquet / feed.name).rglob("*.parquet"))
+        assert pq.read_schema(some_file).remove_metadata() == arrow_schema(feed, "parquet")
+        csv_rel = _read(connection, small_csv, feed)
+        parquet_rel = _read(connection, parquet, feed, "parquet")
+        assert csv_rel.count("*").fetchall()[0] == parquet_rel.count("*").fetchall()[0], feed.name
+        assert csv_rel.except_(parquet_rel).count("*").fetchall()[0] == (0,), feed.name
+        assert parquet_rel.except_(csv_rel).count("*").fetchall()[0] == (0,), feed.name
+
+
+def test_truth_files(clean: Path) -> None:
+    truth = clean / "_truth"
+    profiles = pq.read_table(truth / "subscriber_profiles.parquet")
+    assert profiles.column_names[:10] == [
+        "subscriber_id",
+        "planted_group",
+        "payment_type",
+        "activation_date",
+        "is_churner",
+        "churn_date",
+        "decline_from",
+        "has_broadband_at_start",
+        "home_cell_id",
+        "region",
+    ]
+    assert "age_band" in profiles.column_names
+    assert pq.read_table(truth / "degraded_cells.parquet").column_names == [
+        "cell_id",
+        "degraded_from",
+        "repaired_on",
+    ]
+    generation = json.loads((truth / "generation.json").read_text())
+    assert generation["arguments"]["seed"] == CLEAN["seed"]
+    assert generation["settings"]["shares"]["noise"] == DEFAULT_SETTINGS.shares.noise
+    assert not (truth / "defects.json").exists()
+
+
+def test_arguments_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="csv"):
+        generate(
+            subscribers=10,
+            start=START,
+            end=START + dt.timedelta(days=5),
+            seed=1,
+            out=tmp_path,
+            fmt="parquet",
+            defects=True,
+        )
+    with pytest.raises(ValueError, match="before"):
+        generate(subscribers=10, start=START, end=START - dt.timedelta(days=1), seed=1, out=tmp_path)
+    with pytest.raises(ValueError, match="at least"):
+        generate(subscribers=10, start=START, end=START, seed=1, out=tmp_path, defects=True)
+
+
+# --- clean data satisfies the contract -------------------------------------------------------
+
+
+def test_clean_data_satisfies_the_contract(con: duckdb.DuckDBPyConnection) -> None:
+    first_seen = {
+        "subscribers": "select subscriber_id as k, min(delivery_date) as since from subscribers group by 1",
+        "cells": "select cell_id as k, min(delivery_date) as since from cells group by 1",
+        "plans": "select plan_id as k, min(delivery_date) as since from plans group by 1",
+    }
+    for feed in CONTRACT.feeds.values():
+        rows = con.sql(f"select count(*) from {feed.name}").fetchall()[0][0]
+        assert rows > 0, f"{feed.name} is empty"
+        key = ", ".join(feed.key)
+        distinct = con.sql(f"select count(*) from (select distinct {key} from {feed.name})").fetchall()[0][0]
+        if feed.kind != "snapshot":
+            assert distinct == rows, f"{feed.name}: duplicate key ({key})"
+        for col in feed.columns:
+            checks = []
+            if col.required:
+                checks.append(f"{col.name} is null")
+            if col.min is not None:
+                checks.append(f"{col.name} < {col.min}")
+            if col.max is not None:
+                checks.append(f"{col.name} > {col.max}")
+            if col.values:
+                listed = ", ".join(f"'{v}'" for v in col.values)
+                checks.append(f"{col.name} not in ({listed})")
+            if col.references:
+                checks.append(
+                    f"not exists (select 1 from ({first_seen[col.references]}) r "
+                    f"where r.k = {feed.name}.{col.name} and r.since <= {feed.name}.delivery_date)"
+                )
+            for check in checks:
+                bad = con.sql(f"select count(*) from {feed.name} where {check}").fetchall()[0][0]
+                assert bad == 0, f"{feed.name}: {bad} rows where {check}"
+
+
+def test_consistency_inside_rows(con: duckdb.DuckDBPyConnection) -> None:
+    assert con.sql("""
+        select count(*) from cell_kpis_daily
+        where rsrp_good_measurements > rsrp_measurements or call_setup_successes > call_setup_attempts
+           or dropped_calls > call_setup_successes or data_session_successes > data_session_attempts
+    """).fetchall()[0] == (0,)
+    assert con.sql("select count(*) from usage_events where cast(event_ts as date) <> delivery_date").fetchall()[0] == (
+        0,
+    )
+    # voice has duration and a call type, data a volume, SMS neither a duration nor a volume
+    assert con.sql("""
+        select count(*) from usage_events where
+            (event_type = 'voice' and (duration_sec is null or call_type is null or data_mb is not null))
+         or (event_type = 'data' and (data_mb is null or call_type is not null))
+         or (event_type = 'sms' and (duration_sec is not null or data_mb is not null))
+    """).fetchall()[0] == (0,)
+    # bills come on the 1st for the month before, and add up
+    assert con.sql("""
+        select count(*) from bills
+        where issue_date <> delivery_date or extract(day from issue_date) <> 1
+           or bill_month <> issue_date - interval 1 month
+           or abs(amount_due - recurring_amount - usage_amount) > 0.011
+    """).fetchall()[0] == (0,)
+    assert con.sql("select count(distinct bill_month) from bills").fetchall()[0] == (4,)
+    assert (
+        con.sql("select count(*) from cell_kpis_daily").fetchall()[0][0]
+        == con.sql("select count(distinct cell_id) * count(distinct kpi_date) from cell_kpis_daily").fetchall()[0][0]
+    )
+
+
+def test_subscriber_base(con: duckdb.DuckDBPyConnection) -> None:
+    first = con.sql(f"select * from subscribers where delivery_date = date '{START}'")
+    assert first.count("*").fetchall()[0] == (CLEAN["subscribers"],)
+    assert first.filter("status <> 'active'").count("*").fetchall()[0] == (0,)
+    msisdns = con.sql("select msisdn, count(distinct subscriber_id) n from subscribers group by 1")
+    assert msisdns.filter("n > 1").count("*").fetchall()[0] == (0,)
+    assert msisdns.filter("not regexp_full_match(msisdn, '\\+2547\\d{8}')").count("*").fetchall()[0] == (0,)
+    assert con.sql("select count(*) from subscribers where full_name is null or id_number is null").fetchall()[0] == (
+        0,
+    )
+    # porting requests are followed by churn; new activations are data-driven new or noise
+    assert con.sql("""
+        select count(*) from subscribers p join subscriber_profiles t using (subscriber_id)
+        where p.port_out_requested_at is not null and not (t.is_churner or t.decline_from is not null)
+    """).fetchall()[0] == (0,)
+    assert con.sql(f"""
+        select count(*) from subscriber_profiles where activation_date > date '{START}'
+        and planted_group not in ('data_driven_new', 'noise')
+    """).fetchall()[0] == (0,)
+
+
+# --- the planted truth shows in the data -----------------------------------------------------
+
+
+def test_group_mix_is_as_configured(con: duckdb.DuckDBPyConnection) -> None:
+    shares = dict(
+        con.sql(f"""
+        select planted_group, count(*) / sum(count(*)) over () from subscriber_profiles
+        where activation_date < date '{START}' group by 1
+    """).fetchall()
+    )
+    expected = dict(zip(GROUPS, DEFAULT_SETTINGS.shares.weights(), strict=True))
+    for group in GROUPS:
+        assert shares[group] == pytest.approx(expected[group], abs=0.05), group
+
+
+def test_group_shares_are_configurable(tmp_path: Path) -> None:
+    settings = replace(DEFAULT_SETTINGS, shares=GroupShares(0.0, 0.0, 1.0, 0.0, 0.0))
+    generate(subscribers=50, start=START, end=START, seed=1, out=tmp_path, settings=settings)
+    groups = pq.read_table(tmp_path / "_truth" / "subscriber_profiles.parquet").column("planted_group")
+    assert set(groups.to_pylist()) == {"voice_biased"}
+
+
+def test_groups_behave_as_planted(con: duckdb.DuckDBPyConnection) -> None:
+    usage = {
+        row[0]: row[1:]
+        for row in con.sql("""
+            select planted_group, avg((event_type = 'data')::int), avg((event_type = 'voice')::int),
+                   sum(charged_amount) / count(distinct subscriber_id)
+            from usage_events join subscriber_profiles using (subscriber_id) group by 1
+        """).fetchall()
+    }
+    assert usage["data_driven_new"][0] > 0.7
+    assert usage["voice_biased"][1] > 0.6
+    spend = con.sql("""
+        with topups as (select subscriber_id, sum(amount) v from recharges group by 1),
+             billed as (select subscriber_id, sum(amount_due) v from bills group by 1)
+        select planted_group, avg(coalesce(t.v, 0) + coalesce(b.v, 0))
+        from subscriber_profiles p
+        left join topups t using (subscriber_id) left join billed b using (subscriber_id)
+        where not is_churner and activation_date < date '2026-01-01' group by 1 order by 2 desc
+    """).fetchall()
+    assert spend[0][0] == "high_value_long_tenure"
+    assert spend[-1][0] == "low_value_suppressed"
+    tenure = dict(
+        con.sql("""
+        select planted_group, max(date '2026-01-01' - activation_date) from subscriber_profiles
+        where activation_date < date '2026-01-01' group by 1
+    """).fetchall()
+    )
+    assert tenure["data_driven_new"] < 365
+
+
+def test_monthly_churn_rate(con: duckdb.DuckDBPyConnection) -> None:
+    churned = con.sql("select count(*) from subscribers where status = 'churned'").fetchall()[0][0]
+    assert churned == con.sql("select count(*) from subscriber_profiles where is_churner").fetchall()[0][0]
+    months = ((CLEAN["end"] - START).days + 1) / 30.4
+    assert 0.015 <= churned / CLEAN["subscribers"] / months <= 0.025 + 0.01
+
+
+def test_churners_decline_then_fall_silent(con: duckdb.DuckDBPyConnection) -> None:
+    ratio = con.sql(f"""
+        with churners as (
+            select subscriber_id, churn_date from subscriber_profiles
+            where is_churner and churn_date >= date '{START}' + 125
+        ),
+        usage as (
+            select u.charged_amount,
+                u.delivery_date between c.churn_date - 120 and c.churn_date - 91 as early,
+                u.delivery_date between c.churn_date - 30 and c.churn_date - 1 as late
+            from churners c join usage_events u using (subscriber_id)
+        ),
+        spend as (
+            select sum(charged_amount) filter (where early) early,
+                   sum(charged_amount) filter (where late) late,
+                   count(*) filter (where early) early_n,
+                   count(*) filter (where late) late_n
+            from usage
+        )
+        select (select count(*) from churners), late / early, late_n / early_n from spend
+    """).fetchall()[0]
+    assert ratio[0] >= 10
+    assert ratio[1] < 0.5 and ratio[2] < 0.5
+    assert con.sql("""
+        select count(*) from usage_events join subscriber_profiles using (subscriber_id)
+        where is_churner and delivery_date >= churn_date
+    """).fetchall()[0] == (0,)
+
+
+def test_degraded_cells_show_worse_kpis(con: duckdb.DuckDBPyConnection) -> None:
+    assert con.sql("select count(*) from degraded_cells").fetchall()[0][0] >= 1
+    rates = con.sql("""
+        select sum(rsrp_good_measurements) / sum(rsrp_measurements),
+               sum(call_setup_successes) / sum(call_setup_attempts),
+               sum(dropped_calls) / sum(call_setup_successes)
+        from cell_kpis_daily k left join degraded_cells d using (cell_id)
+        group by coalesce(
+            k.kpi_date >= d.degraded_from and k.kpi_date < coalesce(d.repaired_on, date '9999-12-31'), false
+        )
+        order by 1
+    """).fetchall()
+    (bad_cov, bad_cssr, bad_drop), (good_cov, good_cssr, good_drop) = rates
+    assert 0.97 <= good_cov <= 0.995 and 0.96 <= good_cssr <= 0.99 and 0.003 <= good_drop <= 0.007
+    assert bad_cov < good_cov - 0.05 and bad_cssr < good_cssr - 0.04 and bad_drop > 2 * good_drop
+    # subscribers at home on a degraded cell complain about the network more than the rest
+    network_complaints = dict(
+        con.sql("""
+        select d.cell_id is not null, count(distinct c.complaint_id) / count(distinct p.subscriber_id)
+        from subscriber_profiles p left join degraded_cells d on d.cell_id = p.home_cell_id
+        left join complaints c on c.subscriber_id = p.subscriber_id and c.category = 'network'
+        group by 1
+    """).fetchall()
+    )
+    assert network_complaints[True] > 2 * network_complaints[False]
+
+
+def test_event_density_matches_the_request(con: duckdb.DuckDBPyConnection) -> None:
+    events = con.sql("select count(*) from usage_events").fetchall()[0][0]
+    subscriber_days = con.sql(f"""
+        select sum(least(coalesce(churn_date, date '{CLEAN["end"]}' + 1), date '{CLEAN["end"]}' + 1)
+                   - greatest(activation_date, date '{START}'))
+        from subscriber_profiles
+    """).fetchall()[0][0]
+    assert events / subscriber_days == pytest.approx(CLEAN["events_per_sub_day"], rel=0.03)
+
+
+# --- planted defects -----------------------------------------------------------------------
+
+
+def test_defects_are_where_defects_json_says(defects_run: Path) -> None:
+    planted = json.loads((defects_run / "_truth" / "defects.json").read_text())
+    kinds = {d["defect"] for d in planted}
+    assert kinds == {
+        "null_key",
+        "duplicate_key",
+        "unparseable_date",
+        "unparseable_number",
+        "negative_amount",
+        "unknown_foreign_key",
+        "duplicated_file_delivery",
+        "extra_column",
+        "missing_required_column",
+        "truncated_file",
+    }
+    subscribers = {
+        row["subscriber_id"]
+        for path in defects_run.glob("subscribers/*/*.csv")
+        for row in csv.DictReader(path.read_text(encoding="utf-8").splitlines())
+    }
+    for defect in planted:
+        path = defects_run / defect["file"]
+        assert path.is_file(), defect
+        assert defect["file"].split("/")[1] != START.isoformat(), "defects stay off the first day"
+        text = path.read_text(encoding="utf-8")
+        lines = text.split("\n")
+        header = lines[0].split(",")
+        kind, line = defect["defect"], defect["line"]
+        if line is None:
+            if kind == "duplicated_file_delivery":
+                original = path.with_name(path.name.replace("_redelivery", ""))
+                assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(original.read_bytes()).digest()
+            elif kind == "extra_column":
+                assert "promo_flag" in header and defect["expected"] == "extra_column_ignored:promo_flag"
+            elif kind == "missing_required_column":
+                assert "subscriber_id" not in header
+            continue
+        raw = lines[line - 1]
+        if kind == "truncated_file":
+            assert line == len(lines) and not text.endswith("\n")
+            assert len(raw.split(",")) < len(header)
+            continue
+        row = dict(zip(header, next(csv.reader([raw])), strict=True))
+        if kind == "null_key":
+            assert row["event_id"] == "" and defect["expected"] == "missing_value:event_id"
+        elif kind == "duplicate_key":
+            assert raw in lines[1 : line - 1]
+        elif kind == "unparseable_number":
+            with pytest.raises(ValueError):
+                float(row["charged_amount"])
+        elif kind == "unknown_foreign_key":
+            assert row["subscriber_id"] not in subscribers
+        elif kind == "unparseable_date":
+            with pytest.raises(ValueError):
+                dt.datetime.strptime(row["recharge_ts"], "%Y-%m-%d %H:%M:%S")
+        elif kind == "negative_amount":
+            assert float(row["amount"]) < 0
+
+
+def test_defect_files_are_otherwise_well_formed(defects_run: Path) -> None:
+    """Apart from the truncated line, every line of a defect file has the header's field count."""
+    planted = json.loads((defects_run / "_truth" / "defects.json").read_text())
+    truncated = {(d["file"], d["line"]) for d in planted if d["defect"] == "truncated_file"}
+    for name in {d["file"] for d in planted}:
+        with (defects_run / name).open(encoding="utf-8", newline="") as stream:
+            rows = list(csv.reader(stream))
+        for number, row in enumerate(rows[1:], start=2):
+            if (name, number) not in truncated:
+                assert len(row) == len(rows[0]), (name, number)

@@ -1,0 +1,242 @@
+"""Ingestion rules on hand-written files: registry skip/replace, quarantine reasons, line numbers."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+from telco_mart.contract import load_contract
+from telco_mart.ingest import ingest
+from telco_mart.ingest.reader import _physical_lines
+
+DAY = date(2026, 3, 1)
+CONTRACT = load_contract()
+
+PLAN = {
+    "plan_id": "P1",
+    "plan_name": "Basic",
+    "payment_type": "prepaid",
+    "plan_category": "basic",
+    "monthly_fee": "10",
+    "data_allowance_mb": "1000",
+    "voice_allowance_min": "100",
+    "sms_allowance": "50",
+    "is_family_plan": "false",
+    "plan_term_months": "",
+}
+SUBSCRIBER = {
+    "subscriber_id": "S1",
+    "msisdn": "+254700000001",
+    "account_id": "A1",
+    "household_id": "H1",
+    "full_name": "Amina",
+    "id_number": "X1",
+    "birth_date": "1990-02-03",
+    "gender": "F",
+    "region": "north",
+    "plan_id": "P1",
+    "payment_type": "prepaid",
+    "activation_date": "2020-01-01",
+    "status": "active",
+    "status_date": "2020-01-01",
+    "port_out_requested_at": "",
+    "contact_number_valid": "true",
+    "updated_at": "2026-03-01 00:00:00",
+}
+CELL = {
+    "cell_id": "C1",
+    "site_id": "SITE1",
+    "region": "north",
+    "technology": "4G",
+    "latitude": "-1.2",
+    "longitude": "36.8",
+    "population_covered": "",
+    "updated_at": "2026-03-01 00:00:00",
+}
+EVENT = {
+    "event_id": "E1",
+    "subscriber_id": "S1",
+    "event_ts": "2026-03-01 10:00:00",
+    "event_type": "voice",
+    "call_type": "on_net",
+    "duration_sec": "60",
+    "data_mb": "",
+    "cell_id": "C1",
+    "charged_amount": "1.5",
+}
+
+
+def write_feed(
+    landing: Path,
+    feed: str,
+    rows: list[dict[str, str]],
+    *,
+    day: date = DAY,
+    name: str | None = None,
+    columns: list[str] | None = None,
+    tail: str = "",
+) -> Path:
+    columns = columns or CONTRACT.feed(feed).column_names
+    folder = landing / feed / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (name or f"{feed}_{day.isoformat()}.csv")
+    lines = [",".join(columns)] + [",".join(row.get(c, "") for c in columns) for row in rows]
+    path.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    root = tmp_path / "landing"
+    write_feed(root, "plans", [PLAN])
+    write_feed(root, "subscribers", [SUBSCRIBER])
+    write_feed(root, "cells", [CELL])
+    return root
+
+
+@pytest.fixture
+def con(tmp_path: Path):
+    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    yield connection
+    connection.close()
+
+
+def quarantine(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, str]]:
+    return con.execute(
+        "select source_file, source_line, reason from raw.quarantine order by source_file, source_line"
+    ).fetchall()
+
+
+def registry(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute(
+        "select source_file, status, rows_read, rows_loaded, rows_quarantined, rows_rejected "
+        "from raw.file_registry order by registered_at, source_file"
+    ).fetchall()
+
+
+def run(con: duckdb.DuckDBPyConnection, landing: Path, day: date = DAY):
+    return ingest(con, landing, day, progress=lambda _: None)
+
+
+def test_each_bad_value_is_quarantined_with_its_reason_and_line(con, landing):
+    events = [
+        EVENT,
+        EVENT,  # duplicate key, line 3
+        {**EVENT, "event_id": ""},  # line 4
+        {**EVENT, "event_id": "E4", "charged_amount": "-2"},  # line 5
+        {**EVENT, "event_id": "E5", "event_ts": "2026-13-45 99:00:00"},  # line 6
+        {**EVENT, "event_id": "E6", "charged_amount": "abc"},  # line 7
+        {**EVENT, "event_id": "E7", "subscriber_id": "NOPE"},  # line 8
+        {**EVENT, "event_id": "E8", "event_type": "fax"},  # line 9
+        {**EVENT, "event_id": "E9", "event_type": "data", "call_type": "", "data_mb": "12.5"},  # line 10
+    ]
+    write_feed(landing, "usage_events", events, tail="E10,S1,2026-03-01")  # truncated last line 11
+    run(con, landing)
+    got = [(line, reason) for f, line, reason in quarantine(con) if f.startswith("usage_events")]
+    assert got == [
+        (3, "duplicate_key"),
+        (4, "missing_value:event_id"),
+        (5, "out_of_range:charged_amount"),
+        (6, "unparseable:event_ts"),
+        (7, "unparseable:charged_amount"),
+        (8, "unknown_reference:subscriber_id"),
+        (9, "invalid_value:event_type"),
+        (11, "malformed_row"),
+    ]
+    loaded = con.execute("select event_id, _source_line from raw.usage_events order by 2").fetchall()
+    assert loaded == [("E1", 2), ("E9", 10)]
+    (usage,) = [r for r in registry(con) if r[0].startswith("usage_events")]
+    assert usage[1:] == ("loaded", 10, 2, 8, 0)
+
+
+def test_typed_values_land_in_raw(con, landing):
+    write_feed(landing, "usage_events", [{**EVENT, "event_type": "data", "call_type": "", "data_mb": "12.5"}])
+    run(con, landing)
+    row = con.execute(
+        "select event_ts, data_mb, duration_sec, call_type, _delivery_date from raw.usage_events"
+    ).fetchall()[0]
+    assert str(row[0]) == "2026-03-01 10:00:00"
+    assert row[1:] == (12.5, 60, None, DAY)
+
+
+def test_rerun_of_the_same_day_changes_nothing(con, landing):
+    write_feed(landing, "usage_events", [EVENT, {**EVENT, "event_id": "E2", "charged_amount": "-1"}])
+    run(con, landing)
+    before = (registry(con), quarantine(con), con.execute("select count(*) from raw.usage_events").fetchall())
+    report = run(con, landing)
+    after = (registry(con), quarantine(con), con.execute("select count(*) from raw.usage_events").fetchall())
+    assert before == after
+    assert {o.status for o in report.outcomes} == {"skipped"}
+
+
+def test_duplicated_delivery_is_registered_and_not_loaded_twice(con, landing):
+    path = write_feed(landing, "usage_events", [EVENT])
+    shutil.copy(path, path.with_name("usage_events_2026-03-01_redelivery.csv"))
+    run(con, landing)
+    assert con.execute("select count(*) from raw.usage_events").fetchall() == [(1,)]
+    statuses = {r[0].rsplit("/", 1)[1]: r[1] for r in registry(con)}
+    assert statuses["usage_events_2026-03-01_redelivery.csv"] == "skipped_duplicate"
+
+
+def test_corrected_redelivery_replaces_the_earlier_version(con, landing):
+    write_feed(landing, "usage_events", [EVENT, {**EVENT, "event_id": "E2", "charged_amount": "-1"}])
+    run(con, landing)
+    write_feed(
+        landing,
+        "usage_events",
+        [EVENT, {**EVENT, "event_id": "E2", "charged_amount": "1"}, {**EVENT, "event_id": "E3"}],
+    )
+    report = run(con, landing)
+    assert [o.status for o in report.outcomes if o.feed == "usage_events"] == ["replaced_by_new"]
+    assert sorted(con.execute("select event_id from raw.usage_events").fetchall()) == [
+        ("E1",),
+        ("E2",),
+        ("E3",),
+    ]
+    assert [q for q in quarantine(con) if q[0].startswith("usage_events")] == []
+    statuses = [r[1] for r in registry(con) if r[0].startswith("usage_events")]
+    assert statuses == ["replaced", "loaded"]
+    assert report.changed_dates == [DAY]
+
+
+def test_missing_required_column_rejects_the_file_and_other_feeds_go_on(con, landing):
+    columns = [c for c in CONTRACT.feed("complaints").column_names if c != "subscriber_id"]
+    write_feed(landing, "complaints", [{"complaint_id": "K1"}, {"complaint_id": "K2"}], columns=columns)
+    write_feed(landing, "usage_events", [EVENT])
+    report = run(con, landing)
+    (complaints,) = [o for o in report.outcomes if o.feed == "complaints"]
+    assert complaints.status == "rejected"
+    assert "subscriber_id" in complaints.note
+    assert (complaints.rows_read, complaints.rows_rejected) == (2, 2)
+    assert con.execute("select count(*) from raw.usage_events").fetchall() == [(1,)]
+
+
+def test_extra_column_is_ignored_and_missing_optional_column_is_null(con, landing):
+    columns = [c for c in CONTRACT.feed("usage_events").column_names if c != "data_mb"] + ["promo_flag"]
+    write_feed(landing, "usage_events", [{**EVENT, "promo_flag": "Y"}], columns=columns)
+    report = run(con, landing)
+    (usage,) = [o for o in report.outcomes if o.feed == "usage_events"]
+    assert usage.status == "loaded"
+    assert "extra columns ignored: promo_flag" in usage.note
+    assert con.execute("select data_mb from raw.usage_events").fetchall() == [(None,)]
+
+
+def test_fresh_warehouse_takes_all_history_then_one_day(con, landing):
+    later = date(2026, 3, 2)
+    write_feed(landing, "usage_events", [{**EVENT, "event_id": "E2"}], day=later)
+    write_feed(landing, "usage_events", [{**EVENT, "event_id": "E3"}], day=date(2026, 3, 3))
+    first = run(con, landing, later)
+    assert first.dates == [DAY, later]
+    second = run(con, landing, date(2026, 3, 3))
+    assert second.dates == [date(2026, 3, 3)]
+    assert con.execute("select count(*) from raw.usage_events").fetchall() == [(2,)]
+
+
+def test_physical_lines_skip_rejected_lines():
+    # Lines 2..8 with lines 3 and 6 rejected: good rows sit on 2, 4, 5, 7, 8.
+    assert _physical_lines(np.arange(1, 6), [3, 6]).tolist() == [2, 4, 5, 7, 8]
+    assert _physical_lines(np.arange(1, 4), []).tolist() == [2, 3, 4]
