@@ -13,7 +13,18 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "plugins"))
 
-from telco_mart.runtime import NO_TELEMETRY  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+
+from telco_mart.runtime import NO_TELEMETRY, airflow_environment  # noqa: E402
+
+# Airflow reads its configuration when first imported: point it at a throwaway home (SQLite
+# metadata, logs) and this repo's DAGs before any test imports it.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="telco-mart-airflow-"))
+os.environ.update(
+    airflow_environment(airflow_home=_AIRFLOW_HOME, base=dict(os.environ, AIRFLOW_HOME=str(_AIRFLOW_HOME)))
+)
+os.environ["TELCO_MART_TASK_RETRIES"] = "0"
 
 SMALL_START = date(2026, 1, 1)
 SMALL_END = date(2026, 1, 4)
@@ -68,3 +79,54 @@ def defects_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path))
+
+
+def run_dbt(args: list[str], warehouse: Path, target_dir: Path, dbt_vars: dict[str, str] | None = None) -> str:
+    """Run the real dbt CLI on the project against ``warehouse``; return its output, raise on failure."""
+    import json
+    import os
+    import subprocess
+
+    from telco_mart.runtime import airflow_environment
+
+    env = airflow_environment()
+    env["TELCO_MART_WAREHOUSE"] = str(warehouse)
+    cmd = [
+        str(Path(sys.executable).with_name("dbt")),
+        *args,
+        "--project-dir",
+        str(REPO_ROOT / "dbt_project"),
+        "--profiles-dir",
+        str(REPO_ROOT / "dbt_project"),
+        "--target-path",
+        str(target_dir),
+        "--log-path",
+        str(target_dir / "logs"),
+    ]
+    if dbt_vars:
+        cmd += ["--vars", json.dumps(dbt_vars)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=os.fspath(REPO_ROOT), check=False)
+    if proc.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def ingest_landing(landing: Path, warehouse: Path, run_date: date) -> dict[str, object]:
+    """Ingest a landing folder with the real loader (all history up to run_date on a new file)."""
+    from telco_mart.ingest import ingest
+
+    con = duckdb.connect(str(warehouse))
+    try:
+        return ingest(con, landing, run_date, progress=lambda _: None).summary()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small landing ingested and built by `dbt build` (models and tests): read-only for tests."""
+    work = tmp_path_factory.mktemp("built")
+    warehouse = work / "warehouse.duckdb"
+    ingest_landing(small_landing, warehouse, SMALL_END)
+    run_dbt(["build"], warehouse, work / "target")
+    return warehouse

@@ -51,6 +51,7 @@ def dbt_task_group(
             dbt_project_path=project_dir,
             manifest_path=project_dir / "target" / "manifest.json",
             env_vars={"TELCO_MART_WAREHOUSE": str(settings.warehouse_path)},
+            install_dbt_deps=False,  # no dbt packages: `dbt deps` would need the internet
         ),
         profile_config=ProfileConfig(
             profile_name=PROFILE_NAME,
@@ -71,7 +72,6 @@ def dbt_task_group(
         ),
         operator_args={
             "pool": WAREHOUSE_POOL,
-            "install_deps": False,
             "vars": dbt_vars,
         },
         **kwargs,

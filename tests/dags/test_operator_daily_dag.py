@@ -1,0 +1,78 @@
+"""DAG integrity: operator_daily imports cleanly and has the structure operations rely on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from telco_mart.runtime import WAREHOUSE_POOL
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = REPO_ROOT / "dbt_project" / "target" / "manifest.json"
+
+
+@pytest.fixture(scope="module")
+def dagbag(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module) -> DagBag:
+    if not MANIFEST.exists():
+        pytest.fail(f"{MANIFEST} is missing: run `make dbt-parse` (make test does it)")
+    # Importing the DAG must not touch the warehouse: point it somewhere that must stay empty.
+    untouched = tmp_path_factory.mktemp("untouched")
+    monkeypatch_module.setenv("TELCO_MART_DATA_DIR", str(untouched))
+    monkeypatch_module.setenv("TELCO_MART_WAREHOUSE", str(untouched / "warehouse.duckdb"))
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
+    assert list(untouched.iterdir()) == [], "importing the DAG file did work: it created files"
+    return bag
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def dag(dagbag: DagBag):
+    return dagbag.dags["operator_daily"]
+
+
+def test_dag_folder_imports_without_errors(dagbag: DagBag) -> None:
+    assert dagbag.import_errors == {}
+    assert "operator_daily" in dagbag.dag_ids
+
+
+def test_schedule_is_daily_by_data_interval_and_one_run_at_a_time(dag) -> None:
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    assert dag.timetable.expression in ("@daily", "0 0 * * *")
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+
+
+def test_every_task_retries_and_takes_the_single_warehouse_slot(dag) -> None:
+    for task in dag.tasks:
+        assert task.pool == WAREHOUSE_POOL, task.task_id
+    # Retries come from configuration (the test session sets 0); the default is 2.
+    from telco_mart.config import Settings
+
+    assert {task.retries for task in dag.tasks} == {Settings.from_env().task_retries}
+
+
+def test_ingest_runs_first_then_one_dbt_task_per_staging_model_then_summary(dag) -> None:
+    ingest = dag.get_task("ingest")
+    summarise = dag.get_task("summarise")
+    dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
+    staging = {p.stem for p in (REPO_ROOT / "dbt_project" / "models" / "staging").rglob("stg_*.sql")}
+    built = {t.task_id.split(".")[1].removesuffix("_model_build") for t in dbt_tasks}
+    assert staging <= built, f"staging models without a task: {staging - built}"
+    assert ingest.upstream_task_ids == set()
+    for task in dbt_tasks:
+        assert "ingest" in task.get_flat_relative_ids(upstream=True), task.task_id
+        assert "summarise" in task.get_flat_relative_ids(upstream=False), task.task_id
+    assert summarise.downstream_task_ids == set()
+
+
+def test_dbt_tasks_get_the_ingested_batch_as_vars(dag) -> None:
+    task = next(t for t in dag.tasks if t.task_id.startswith("dbt.stg_mediation__usage_events"))
+    assert "batch_start_date" in task.vars and "xcom_pull(task_ids='ingest')" in task.vars["batch_start_date"]
+    assert task.vars["run_date"] == "{{ ds }}"
