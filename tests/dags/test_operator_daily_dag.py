@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
+
 from telco_mart.runtime import WAREHOUSE_POOL
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

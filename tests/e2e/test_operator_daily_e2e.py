@@ -10,8 +10,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from telco_mart.runtime import WAREHOUSE_POOL, airflow_environment
 
+from telco_mart.runtime import WAREHOUSE_POOL, airflow_environment
 from tests.conftest import SMALL_END, SMALL_START
 
 pytestmark = pytest.mark.e2e

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+
 from telco_mart.contract import load_contract
 from telco_mart.ingest import ingest
 from telco_mart.ingest.reader import _physical_lines

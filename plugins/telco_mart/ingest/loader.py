@@ -33,8 +33,8 @@ from pathlib import Path
 import duckdb
 
 from telco_mart.contract import Contract, Feed, load_contract
-from telco_mart.ingest.reader import INCOMING_TABLE, MALFORMED_TABLE, read_header, stage_file
-from telco_mart.ingest.validate import _q, reasons_expression, typed_select
+from telco_mart.ingest.reader import INCOMING_TABLE, MALFORMED_TABLE, read_header, stage_file, staged_types
+from telco_mart.ingest.validate import _q, insert_select, reasons_expression, typed_expression, typed_name
 from telco_mart.warehouse import ensure_raw_schema, fetch_one
 
 log = logging.getLogger(__name__)
@@ -311,15 +311,17 @@ def _load_rows(
 
     raw_table = f"raw.{_q(feed.name)}"
     con.execute(
-        f"insert into {raw_table} select\n    {typed_select(feed, present)},\n"
+        f"insert into {raw_table} select\n    {insert_select(feed, present)},\n"
         f"    ? as _source_file, s._line, ? as _delivery_date, ? as _load_id, current_timestamp::timestamp\n"
-        f"from _checked s where len(s._reasons) = 0 order by s._line",
+        "from _checked s where s._reasons = ''",
         [rel, delivery_date, load_id],
     )
-    record = "to_json(struct_pack(" + ", ".join(f"{_q(c)} := s.{_q(c)}" for c in present) + "))::varchar"
+    record = (
+        "to_json(struct_pack(" + ", ".join(f"{_q(c)} := cast(s.{_q(c)} as varchar)" for c in present) + "))::varchar"
+    )
     con.execute(
-        "insert into raw.quarantine select ?, ?, ?, s._line, array_to_string(s._reasons, '; '), "
-        f"{record}, ?, current_timestamp::timestamp from _checked s where len(s._reasons) > 0",
+        "insert into raw.quarantine select ?, ?, ?, s._line, s._reasons, "
+        f"{record}, ?, current_timestamp::timestamp from _checked s where s._reasons <> ''",
         [feed.name, rel, delivery_date, load_id],
     )
     con.execute(
@@ -329,7 +331,7 @@ def _load_rows(
     )
     loaded, quarantined = fetch_one(
         con,
-        "select count(*) filter (where len(_reasons) = 0), count(*) filter (where len(_reasons) > 0) from _checked",
+        "select count(*) filter (where _reasons = ''), count(*) filter (where _reasons <> '') from _checked",
     )
     outcome.status = "loaded"
     outcome.rows_read = read.rows_read
@@ -348,45 +350,61 @@ def _check_rows(
     delivery_date: date,
     contract: Contract,
 ) -> None:
-    """Build ``_checked``: the staged rows with every reason that keeps them out of `raw`."""
+    """Build ``_checked``: staged text, typed copies, and every reason that keeps a row out.
+
+    One pass over the staged rows; references and earlier deliveries of the same day are
+    hash joins against distinct keys, so the cost follows the file, not the history.
+    """
     raw_table = f"raw.{_q(feed.name)}"
-    key_typed = [f"try_cast(i.{_q(k)} as {feed.column(k).duckdb_type})" for k in feed.key]
-    key_partition = ", ".join(key_typed)
-    key_match = " and ".join(f"r.{_q(k)} = {expr}" for k, expr in zip(feed.key, key_typed, strict=True))
-    fk_reasons = []
-    for column in feed.columns:
-        if not column.references or column.name not in present:
-            continue
+    staged = staged_types(con)
+    typed = ", ".join(f"{typed_expression(feed.column(c), staged[c])} as {typed_name(c)}" for c in present)
+    key_cols = [typed_name(k) for k in feed.key]
+    joins, reasons = [], []
+    for n, column in enumerate(c for c in feed.columns if c.references and c.name in present):
         ref_feed = contract.feed(column.references)
-        ref_key = ref_feed.key[0]
-        fk_reasons.append(
-            f"case when i.{_q(column.name)} is not null and not exists (select 1 from raw.{_q(ref_feed.name)} r "
-            f"where r.{_q(ref_key)} = trim(i.{_q(column.name)})) then 'unknown_reference:{column.name}' end"
+        alias = f"ref{n}"
+        joins.append(
+            f"left join (select distinct {_q(ref_feed.key[0])} as k from raw.{_q(ref_feed.name)}) {alias} "
+            f"on {alias}.k = v.{typed_name(column.name)}"
         )
+        reasons.append(
+            f"case when v.{typed_name(column.name)} is not null and {alias}.k is null "
+            f"then 'unknown_reference:{column.name}' end"
+        )
+    earlier_match = " and ".join(f"e.{_q(k)} = v.{typed_name(k)}" for k in feed.key)
+    first_match = " and ".join(f"f.{c} = v.{c}" for c in key_cols)
     con.execute(
         f"""
         create or replace temp table _checked as
-        with value_checked as (
-            select i.*, {reasons_expression(feed, present)} as _reasons
-            from {INCOMING_TABLE} i
+        with typed as (
+            select i.*, {typed} from {INCOMING_TABLE} i
         ),
-        key_ranked as (
-            select i.*,
-                case when len(i._reasons) = 0
-                     then row_number() over (partition by len(i._reasons) = 0, {key_partition} order by i._line)
-                end as _key_rank
-            from value_checked i
+        value_checked as (
+            select t.*, {reasons_expression(feed, {c: staged[c] for c in present})} as _value_reasons from typed t
+        ),
+        first_lines as (
+            -- a hash aggregate finds repeated keys far faster than a window over every row
+            select {", ".join(key_cols)}, min(_line) as _first_line
+            from value_checked where _value_reasons = ''
+            group by all having count(*) > 1
+        ),
+        earlier_keys as (
+            select distinct {", ".join(_q(k) for k in feed.key)}
+            from {raw_table}
+            where _delivery_date = ? and _source_file <> ?
         )
-        select i.* exclude (_reasons, _key_rank),
-            list_filter(list_concat(i._reasons, [
-                case when i._key_rank > 1
-                      or (i._key_rank = 1 and exists (
-                            select 1 from {raw_table} r
-                            where r._delivery_date = ? and r._source_file <> ? and {key_match}))
-                     then 'duplicate_key' end,
-                {", ".join(fk_reasons) if fk_reasons else "null"}
-            ]), lambda x: x is not null) as _reasons
-        from key_ranked i
+        select v.* exclude (_value_reasons),
+            concat_ws('; ',
+                nullif(v._value_reasons, ''),
+                case when v._value_reasons = ''
+                      and (v._line > f._first_line or e.{_q(feed.key[0])} is not null)
+                     then 'duplicate_key' end
+                {"".join(", " + r for r in reasons)}
+            ) as _reasons
+        from value_checked v
+        left join first_lines f on {first_match}
+        left join earlier_keys e on {earlier_match}
+        {" ".join(joins)}
         """,
         [delivery_date, rel],
     )

@@ -70,13 +70,28 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str]) -
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str], result: ReadResult) -> None:
-    select = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in columns)
+    """Stage a Parquet file with its own column types.
+
+    Columns already stored as the contract's type skip the text round trip (the validation
+    sees their DuckDB type and converts only text columns), which makes typed deliveries
+    several times cheaper to validate than CSV.
+    """
+    names = ", ".join(f'"{c}"' for c in columns)
     con.execute(
-        f"insert into {INCOMING_TABLE} select file_row_number + 1, {select} "
-        "from read_parquet(?, file_row_number = true)",
+        f"create or replace temp table {INCOMING_TABLE} as "
+        f"select file_row_number + 1 as _line, {names} from read_parquet(?, file_row_number = true)",
         [str(path)],
     )
     result.rows_staged = fetch_one(con, f"select count(*) from {INCOMING_TABLE}")[0]
+
+
+def staged_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """DuckDB type of each staged column (VARCHAR for CSV, the file's own types for Parquet)."""
+    rows = con.execute(
+        "select column_name, data_type from duckdb_columns() where table_name = ? and database_name = 'temp'",
+        [INCOMING_TABLE],
+    ).fetchall()
+    return {name: data_type.upper() for name, data_type in rows}
 
 
 def _stage_csv(
