@@ -14,6 +14,9 @@ DEMO_START ?= 2026-01-01
 DEMO_END ?= 2026-06-30
 DEMO_SEED ?= 42
 DEMO_FORMAT ?= parquet
+# Mean usage records per active subscriber per day: 5 keeps the demo to a coffee break
+# (18M usage rows); the benchmark uses 10 or more for realistic density.
+DEMO_EVENTS_PER_SUB_DAY ?= 5
 
 export TELCO_MART_DATA_DIR ?= $(CURDIR)/data
 export TELCO_MART_WAREHOUSE ?= $(TELCO_MART_DATA_DIR)/warehouse.duckdb
@@ -23,7 +26,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := false
 
 LANDING := $(TELCO_MART_DATA_DIR)/landing
-DEMO_DATA_STAMP := $(LANDING)/_truth/.demo-$(DEMO_SUBSCRIBERS)-$(DEMO_START)-$(DEMO_END)-$(DEMO_SEED)-$(DEMO_FORMAT)
+DEMO_DATA_STAMP := $(LANDING)/_truth/.demo-$(DEMO_SUBSCRIBERS)-$(DEMO_START)-$(DEMO_END)-$(DEMO_SEED)-$(DEMO_FORMAT)-$(DEMO_EVENTS_PER_SUB_DAY)
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
 
@@ -59,7 +62,7 @@ data: $(DEMO_DATA_STAMP)
 $(DEMO_DATA_STAMP): $(STAMP)
 	rm -rf $(LANDING)
 	$(BIN)/telco-mart generate --subscribers $(DEMO_SUBSCRIBERS) --start $(DEMO_START) --end $(DEMO_END) \
-		--seed $(DEMO_SEED) --format $(DEMO_FORMAT) --out $(LANDING)
+		--seed $(DEMO_SEED) --format $(DEMO_FORMAT) --events-per-sub-day $(DEMO_EVENTS_PER_SUB_DAY) --out $(LANDING)
 	touch $@
 
 demo: $(STAMP) airflow-init dbt-parse data
