@@ -52,6 +52,8 @@ def test_schedule_is_daily_by_data_interval_and_one_run_at_a_time(dag) -> None:
 
 def test_every_task_retries_and_takes_the_single_warehouse_slot(dag) -> None:
     for task in dag.tasks:
+        if type(task).__name__ == "EmptyOperator":
+            continue  # Cosmos renders ephemeral models as placeholders that open nothing
         assert task.pool == WAREHOUSE_POOL, task.task_id
     # Retries come from configuration (the test session sets 0); the default is 2.
     from telco_mart.config import Settings

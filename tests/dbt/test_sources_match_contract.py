@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from telco_mart.contract import load_contract
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+
 from telco_mart.contract import Feed, load_contract
 from telco_mart.generate import DEFAULT_SETTINGS, GROUPS, GroupShares, generate
 from telco_mart.generate.writer import arrow_schema

@@ -1,0 +1,249 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='date_day',
+        on_schema_change='append_new_columns'
+    )
+}}
+
+-- depends_on: {{ ref('int_activity_dates_touched') }}
+
+{#-
+    Rated usage events rolled up to one row per subscriber and day: voice by destination,
+    SMS, data by time band, the rated amounts by service, the traffic carried by degraded
+    cells and the main serving cell. Sums of amounts and minutes are rounded to 4 decimals
+    and of megabytes to 3 (the feed's precision), so a parallel sum gives the same value on
+    every run. An incremental run rebuilds the days its batch touched
+    (int_activity_dates_touched), so a rerun or a late record replaces whole days.
+#}
+
+{%- set night_start = var('usage_night_start_hour') | int %}
+{%- set night_end = var('usage_night_end_hour') | int %}
+{%- set busy_start = var('usage_busy_hour_start_hour') | int %}
+{%- set busy_end = var('usage_busy_hour_end_hour') | int %}
+{%- set business_start = var('usage_business_hours_start_hour') | int %}
+{%- set business_end = var('usage_business_hours_end_hour') | int %}
+
+with
+
+usage_events as (
+
+    select * from {{ ref('stg_mediation__usage_events') }}
+
+),
+
+cell_kpis as (
+
+    select * from {{ ref('stg_network__cell_kpis') }}
+
+),
+
+calendar as (
+
+    select * from {{ ref('dim_date') }}
+
+),
+
+days as (
+
+    -- the days this run builds: on an incremental run, those the batch touched
+    select
+        date_day,
+        is_weekend
+    from calendar
+    where date_day in (select distinct event_date from usage_events)
+    {% if is_incremental() %}
+        and date_day in (
+            select touched_dates.batch_date
+            from {{ ref('int_activity_dates_touched') }} as touched_dates
+        )
+    {% endif %}
+
+),
+
+cell_days_assessed as (
+
+    -- a cell-day is degraded when coverage, call setup success or the drop rate breaks
+    -- its threshold; a counter with no attempts says nothing
+    select
+        cell_kpis.cell_id,
+        cell_kpis.kpi_date,
+        case
+            when cell_kpis.rsrp_measurements > 0
+                and cast(cell_kpis.rsrp_good_measurements as {{ type_double() }})
+                    / cell_kpis.rsrp_measurements < {{ var('network_degraded_max_coverage') }}
+                then true
+            when cell_kpis.call_setup_attempts > 0
+                and cast(cell_kpis.call_setup_successes as {{ type_double() }})
+                    / cell_kpis.call_setup_attempts < {{ var('network_degraded_max_call_setup_success') }}
+                then true
+            when cell_kpis.call_setup_successes > 0
+                and cast(cell_kpis.dropped_calls as {{ type_double() }})
+                    / cell_kpis.call_setup_successes > {{ var('network_degraded_min_dropped_call_rate') }}
+                then true
+            else false
+        end as is_degraded
+    from cell_kpis
+    inner join days
+        on cell_kpis.kpi_date = days.date_day
+
+),
+
+events_in_scope as (
+
+    select
+        usage_events.subscriber_id,
+        usage_events.event_date as date_day,
+        usage_events.cell_id,
+        usage_events.event_type,
+        usage_events.call_type,
+        usage_events.charged_amount,
+        days.is_weekend,
+        extract(hour from usage_events.event_at) as event_hour,
+        case
+            when usage_events.event_type = 'voice'
+                then cast(coalesce(usage_events.duration_seconds, 0) as {{ type_double() }}) / 60
+            else 0
+        end as voice_minutes,
+        case
+            when usage_events.event_type = 'data' then coalesce(usage_events.data_mb, 0)
+            else 0
+        end as data_mb
+    from usage_events
+    inner join days
+        on usage_events.event_date = days.date_day
+
+),
+
+events_classified as (
+
+    select
+        events_in_scope.*,
+        {%- if night_start > night_end %}
+        (event_hour >= {{ night_start }} or event_hour < {{ night_end }}) as is_night,
+        {%- else %}
+        (event_hour >= {{ night_start }} and event_hour < {{ night_end }}) as is_night,
+        {%- endif %}
+        (event_hour >= {{ busy_start }} and event_hour < {{ busy_end }}) as is_busy_hour,
+        (
+            not is_weekend
+            and event_hour >= {{ business_start }}
+            and event_hour < {{ business_end }}
+        ) as is_business_hours,
+        coalesce(cell_days_assessed.is_degraded, false) as is_on_degraded_cell
+    from events_in_scope
+    left join cell_days_assessed
+        on events_in_scope.cell_id = cell_days_assessed.cell_id
+        and events_in_scope.date_day = cell_days_assessed.kpi_date
+
+),
+
+usage_per_day as (
+
+    select
+        subscriber_id,
+        date_day,
+        sum(case when event_type = 'voice' then 1 else 0 end) as voice_calls,
+        sum(voice_minutes) as voice_minutes,
+        sum(case when call_type = 'on_net' then voice_minutes else 0 end) as voice_minutes_on_net,
+        sum(case when call_type = 'off_net' then voice_minutes else 0 end) as voice_minutes_off_net,
+        sum(case when call_type = 'long_distance' then voice_minutes else 0 end) as voice_minutes_long_distance,
+        sum(case when call_type = 'roaming' then voice_minutes else 0 end) as voice_minutes_roaming,
+        sum(case when is_business_hours then voice_minutes else 0 end) as voice_minutes_business_hours,
+        sum(case when event_type = 'sms' then 1 else 0 end) as sms_count,
+        sum(
+            case when call_type = 'roaming' and event_type in ('voice', 'sms') then 1 else 0 end
+        ) as roaming_events,
+        sum(case when event_type = 'data' then 1 else 0 end) as data_sessions,
+        sum(data_mb) as data_mb,
+        sum(case when is_night then 0 else data_mb end) as data_mb_day,
+        sum(case when is_night then data_mb else 0 end) as data_mb_night,
+        sum(case when is_busy_hour then data_mb else 0 end) as data_mb_busy_hour,
+        count(*) as usage_events,
+        sum(case when is_on_degraded_cell then 1 else 0 end) as degraded_cell_events,
+        sum(charged_amount) as rated_usage_amount,
+        sum(case when event_type = 'voice' then charged_amount else 0 end) as voice_rated_amount,
+        sum(case when event_type = 'sms' then charged_amount else 0 end) as sms_rated_amount,
+        sum(case when event_type = 'data' then charged_amount else 0 end) as data_rated_amount
+    from events_classified
+    group by
+        subscriber_id,
+        date_day
+
+),
+
+events_per_cell as (
+
+    select
+        subscriber_id,
+        date_day,
+        cell_id,
+        count(*) as cell_events
+    from events_classified
+    group by
+        subscriber_id,
+        date_day,
+        cell_id
+
+),
+
+cells_ranked as (
+
+    -- the cell that carried most of the subscriber's events that day ranks first; ties go
+    -- to the lowest cell id so the choice is stable
+    select
+        *,
+        row_number() over (
+            partition by subscriber_id, date_day
+            order by cell_events desc, cell_id asc
+        ) as cell_rank
+    from events_per_cell
+
+),
+
+main_cells as (
+
+    select
+        subscriber_id,
+        date_day,
+        cell_id as main_cell_id
+    from cells_ranked
+    where cell_rank = 1
+
+),
+
+final as (
+
+    select
+        cast(usage_per_day.subscriber_id as {{ dbt.type_string() }}) as subscriber_id,
+        cast(usage_per_day.date_day as date) as date_day,
+        cast(usage_per_day.voice_calls as {{ dbt.type_bigint() }}) as voice_calls,
+        cast(round(usage_per_day.voice_minutes, 4) as {{ type_double() }}) as voice_minutes,
+        cast(round(usage_per_day.voice_minutes_on_net, 4) as {{ type_double() }}) as voice_minutes_on_net,
+        cast(round(usage_per_day.voice_minutes_off_net, 4) as {{ type_double() }}) as voice_minutes_off_net,
+        cast(round(usage_per_day.voice_minutes_long_distance, 4) as {{ type_double() }}) as voice_minutes_long_distance,
+        cast(round(usage_per_day.voice_minutes_roaming, 4) as {{ type_double() }}) as voice_minutes_roaming,
+        cast(round(usage_per_day.voice_minutes_business_hours, 4) as {{ type_double() }}) as voice_minutes_business_hours,
+        cast(usage_per_day.sms_count as {{ dbt.type_bigint() }}) as sms_count,
+        cast(usage_per_day.roaming_events as {{ dbt.type_bigint() }}) as roaming_events,
+        cast(usage_per_day.data_sessions as {{ dbt.type_bigint() }}) as data_sessions,
+        cast(round(usage_per_day.data_mb, 3) as {{ type_double() }}) as data_mb,
+        cast(round(usage_per_day.data_mb_day, 3) as {{ type_double() }}) as data_mb_day,
+        cast(round(usage_per_day.data_mb_night, 3) as {{ type_double() }}) as data_mb_night,
+        cast(round(usage_per_day.data_mb_busy_hour, 3) as {{ type_double() }}) as data_mb_busy_hour,
+        cast(usage_per_day.usage_events as {{ dbt.type_bigint() }}) as usage_events,
+        cast(usage_per_day.degraded_cell_events as {{ dbt.type_bigint() }}) as degraded_cell_events,
+        cast(round(usage_per_day.rated_usage_amount, 4) as {{ type_double() }}) as rated_usage_amount,
+        cast(round(usage_per_day.voice_rated_amount, 4) as {{ type_double() }}) as voice_rated_amount,
+        cast(round(usage_per_day.sms_rated_amount, 4) as {{ type_double() }}) as sms_rated_amount,
+        cast(round(usage_per_day.data_rated_amount, 4) as {{ type_double() }}) as data_rated_amount,
+        cast(main_cells.main_cell_id as {{ dbt.type_string() }}) as main_cell_id
+    from usage_per_day
+    left join main_cells
+        on usage_per_day.subscriber_id = main_cells.subscriber_id
+        and usage_per_day.date_day = main_cells.date_day
+
+)
+
+select * from final

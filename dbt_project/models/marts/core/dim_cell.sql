@@ -1,0 +1,38 @@
+with
+
+cell_versions as (
+
+    select * from {{ ref('stg_network__cells') }}
+
+),
+
+ranked as (
+
+    -- the cell feed is a change feed: the current inventory is each cell's latest version
+    select
+        *,
+        row_number() over (
+            partition by cell_id
+            order by updated_at desc, loaded_at desc
+        ) as version_rank
+    from cell_versions
+
+),
+
+final as (
+
+    select
+        cast(cell_id as {{ dbt.type_string() }}) as cell_id,
+        cast(site_id as {{ dbt.type_string() }}) as site_id,
+        cast(region as {{ dbt.type_string() }}) as region,
+        cast(technology as {{ dbt.type_string() }}) as technology,
+        cast(latitude as {{ type_double() }}) as latitude,
+        cast(longitude as {{ type_double() }}) as longitude,
+        cast(population_covered as {{ dbt.type_bigint() }}) as population_covered,
+        cast(updated_at as {{ dbt.type_timestamp() }}) as last_changed_at
+    from ranked
+    where version_rank = 1
+
+)
+
+select * from final

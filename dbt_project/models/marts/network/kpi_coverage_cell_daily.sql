@@ -1,0 +1,131 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='kpi_date',
+        on_schema_change='append_new_columns'
+    )
+}}
+
+{#-
+    Network quality per cell and day: the counters behind each rate, the rates as ratios of
+    those counters, and the degraded flag (vars network_degraded_*, the same rule the
+    subscriber facts use for the poor-network churn signal).
+
+    Incremental: rebuilds every kpi_date the delivery batch carried counters for (vars
+    batch_start_date .. batch_end_date, macro in_delivery_batch), whole days at a time, so
+    a late or corrected delivery for an old day replaces that day.
+#}
+
+with
+
+cell_kpis as (
+
+    select * from {{ ref('stg_network__cell_kpis') }}
+
+),
+
+cells as (
+
+    select * from {{ ref('dim_cell') }}
+
+),
+
+kpi_dates_in_batch as (
+
+    select distinct kpi_date
+    from cell_kpis
+    {% if is_incremental() %}
+    where {{ in_delivery_batch('delivery_date') }}
+    {% endif %}
+
+),
+
+cell_days as (
+
+    select cell_kpis.*
+    from cell_kpis
+    inner join kpi_dates_in_batch
+        on cell_kpis.kpi_date = kpi_dates_in_batch.kpi_date
+
+),
+
+rated as (
+
+    select
+        cell_days.cell_id,
+        cell_days.kpi_date,
+        cells.region,
+        cells.population_covered,
+        cell_days.rsrp_measurements,
+        cell_days.rsrp_good_measurements,
+        cell_days.call_setup_attempts,
+        cell_days.call_setup_successes,
+        cell_days.dropped_calls,
+        cell_days.data_session_attempts,
+        cell_days.data_session_successes,
+        case
+            when cell_days.rsrp_measurements > 0
+                then cast(cell_days.rsrp_good_measurements as {{ type_double() }}) / cell_days.rsrp_measurements
+        end as coverage_rate,
+        case
+            when cell_days.call_setup_attempts > 0
+                then cast(cell_days.call_setup_successes as {{ type_double() }}) / cell_days.call_setup_attempts
+        end as call_setup_success_rate,
+        case
+            when cell_days.call_setup_successes > 0
+                then cast(cell_days.dropped_calls as {{ type_double() }}) / cell_days.call_setup_successes
+        end as dropped_call_rate,
+        case
+            when cell_days.data_session_attempts > 0
+                then cast(cell_days.data_session_successes as {{ type_double() }}) / cell_days.data_session_attempts
+        end as data_session_success_rate
+    from cell_days
+    left join cells
+        on cell_days.cell_id = cells.cell_id
+
+),
+
+flagged as (
+
+    -- a rate without its denominator says nothing and breaks no threshold
+    select
+        *,
+        coalesce(coverage_rate < {{ var('network_degraded_max_coverage') }}, false) as is_low_coverage,
+        coalesce(
+            call_setup_success_rate < {{ var('network_degraded_max_call_setup_success') }}, false
+        ) as is_low_call_setup_success,
+        coalesce(dropped_call_rate > {{ var('network_degraded_min_dropped_call_rate') }}, false) as is_high_drop_rate
+    from rated
+
+),
+
+final as (
+
+    select
+        cast(cell_id as {{ dbt.type_string() }}) as cell_id,
+        cast(kpi_date as date) as kpi_date,
+        cast(region as {{ dbt.type_string() }}) as region,
+        cast(population_covered as {{ dbt.type_bigint() }}) as population_covered,
+        cast(rsrp_measurements as {{ dbt.type_bigint() }}) as rsrp_measurements,
+        cast(rsrp_good_measurements as {{ dbt.type_bigint() }}) as rsrp_good_measurements,
+        cast(call_setup_attempts as {{ dbt.type_bigint() }}) as call_setup_attempts,
+        cast(call_setup_successes as {{ dbt.type_bigint() }}) as call_setup_successes,
+        cast(dropped_calls as {{ dbt.type_bigint() }}) as dropped_calls,
+        cast(data_session_attempts as {{ dbt.type_bigint() }}) as data_session_attempts,
+        cast(data_session_successes as {{ dbt.type_bigint() }}) as data_session_successes,
+        cast(coverage_rate as {{ type_double() }}) as coverage_rate,
+        cast(call_setup_success_rate as {{ type_double() }}) as call_setup_success_rate,
+        cast(dropped_call_rate as {{ type_double() }}) as dropped_call_rate,
+        cast(data_session_success_rate as {{ type_double() }}) as data_session_success_rate,
+        cast(is_low_coverage as {{ dbt.type_boolean() }}) as is_low_coverage,
+        cast(is_low_call_setup_success as {{ dbt.type_boolean() }}) as is_low_call_setup_success,
+        cast(is_high_drop_rate as {{ dbt.type_boolean() }}) as is_high_drop_rate,
+        cast(
+            is_low_coverage or is_low_call_setup_success or is_high_drop_rate as {{ dbt.type_boolean() }}
+        ) as is_degraded
+    from flagged
+
+)
+
+select * from final

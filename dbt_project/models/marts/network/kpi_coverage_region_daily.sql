@@ -1,0 +1,124 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='kpi_date',
+        on_schema_change='append_new_columns'
+    )
+}}
+
+{#-
+    Network quality per region and day, rolled up from kpi_coverage_cell_daily: every rate
+    is a ratio of the summed counters (weighted by measurements or attempts, never an
+    average of the cells' rates), plus population-weighted coverage over the cells whose
+    population is known, each compared with its target (vars network_target_*).
+
+    Incremental: rebuilds the kpi_dates the batch delivered counters for, from the cell
+    mart's rows of those days (which the same run has just rebuilt).
+#}
+
+with
+
+cell_days as (
+
+    select * from {{ ref('kpi_coverage_cell_daily') }}
+    {% if is_incremental() %}
+    where kpi_date in (
+        select distinct kpi_date
+        from {{ ref('stg_network__cell_kpis') }}
+        where {{ in_delivery_batch('delivery_date') }}
+    )
+    {% endif %}
+
+),
+
+summed as (
+
+    select
+        coalesce(region, 'unknown') as region,
+        kpi_date,
+        count(*) as cell_count,
+        sum(case when is_degraded then 1 else 0 end) as degraded_cell_count,
+        sum(rsrp_measurements) as rsrp_measurements,
+        sum(rsrp_good_measurements) as rsrp_good_measurements,
+        sum(call_setup_attempts) as call_setup_attempts,
+        sum(call_setup_successes) as call_setup_successes,
+        sum(dropped_calls) as dropped_calls,
+        sum(data_session_attempts) as data_session_attempts,
+        sum(data_session_successes) as data_session_successes,
+        sum(
+            case when population_covered > 0 and rsrp_measurements > 0 then population_covered end
+        ) as population_known,
+        sum(
+            case
+                when population_covered > 0 and rsrp_measurements > 0
+                    then population_covered * coverage_rate
+            end
+        ) as population_with_good_signal
+    from cell_days
+    group by coalesce(region, 'unknown'), kpi_date
+
+),
+
+rated as (
+
+    select
+        *,
+        case
+            when rsrp_measurements > 0
+                then cast(rsrp_good_measurements as {{ type_double() }}) / rsrp_measurements
+        end as coverage_rate,
+        case
+            when call_setup_attempts > 0
+                then cast(call_setup_successes as {{ type_double() }}) / call_setup_attempts
+        end as call_setup_success_rate,
+        case
+            when call_setup_successes > 0
+                then cast(dropped_calls as {{ type_double() }}) / call_setup_successes
+        end as dropped_call_rate,
+        case
+            when data_session_attempts > 0
+                then cast(data_session_successes as {{ type_double() }}) / data_session_attempts
+        end as data_session_success_rate,
+        case
+            when population_known > 0
+                then population_with_good_signal / population_known
+        end as population_coverage_rate
+    from summed
+
+),
+
+final as (
+
+    select
+        cast(region as {{ dbt.type_string() }}) as region,
+        cast(kpi_date as date) as kpi_date,
+        cast(cell_count as {{ dbt.type_int() }}) as cell_count,
+        cast(degraded_cell_count as {{ dbt.type_int() }}) as degraded_cell_count,
+        cast(rsrp_measurements as {{ dbt.type_bigint() }}) as rsrp_measurements,
+        cast(rsrp_good_measurements as {{ dbt.type_bigint() }}) as rsrp_good_measurements,
+        cast(call_setup_attempts as {{ dbt.type_bigint() }}) as call_setup_attempts,
+        cast(call_setup_successes as {{ dbt.type_bigint() }}) as call_setup_successes,
+        cast(dropped_calls as {{ dbt.type_bigint() }}) as dropped_calls,
+        cast(data_session_attempts as {{ dbt.type_bigint() }}) as data_session_attempts,
+        cast(data_session_successes as {{ dbt.type_bigint() }}) as data_session_successes,
+        cast(population_known as {{ dbt.type_bigint() }}) as population_known,
+        cast(coverage_rate as {{ type_double() }}) as coverage_rate,
+        cast(population_coverage_rate as {{ type_double() }}) as population_coverage_rate,
+        cast(call_setup_success_rate as {{ type_double() }}) as call_setup_success_rate,
+        cast(dropped_call_rate as {{ type_double() }}) as dropped_call_rate,
+        cast(data_session_success_rate as {{ type_double() }}) as data_session_success_rate,
+        cast(
+            coalesce(population_coverage_rate, coverage_rate) >= {{ var('network_target_coverage') }}
+            as {{ dbt.type_boolean() }}
+        ) as meets_coverage_target,
+        cast(
+            call_setup_success_rate >= {{ var('network_target_call_setup_success') }} as {{ dbt.type_boolean() }}
+        ) as meets_call_setup_success_target,
+        cast(dropped_call_rate <= {{ var('network_target_dropped_call_rate') }} as {{ dbt.type_boolean() }})
+            as meets_dropped_call_target
+    from rated
+
+)
+
+select * from final

@@ -1,0 +1,292 @@
+"""Subscriber marts on generated data: planted profiles recovered, figures reconcile, daily runs are incremental.
+
+One module-scoped warehouse: a generated operator (seeded, so every run sees the same data)
+is ingested up to the day before its last day and built, then the last day is ingested
+and built incrementally with the DAG's batch vars, then that day is built again. The tests
+read the three states.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import ingest_landing, run_dbt
+
+pytestmark = pytest.mark.dbt
+
+SUBSCRIBERS = 1500
+START = date(2026, 1, 1)
+END = date(2026, 2, 2)  # the last day: ingested and built incrementally
+FULL_MONTH = date(2026, 1, 1)  # the last complete month before END
+SEED = 21
+# The DAG's vars for the run of END. The first build uses them too: on a fresh warehouse
+# nothing is incremental, so they change nothing there, and identical vars let dbt reuse
+# its partial parse between the three invocations.
+BATCH_VARS = {"batch_start_date": END.isoformat(), "batch_end_date": END.isoformat(), "run_date": END.isoformat()}
+
+SEGMENTS = {"data_driven_new", "high_value_long_tenure", "voice_biased", "low_value_suppressed", "unclassified"}
+PII_COLUMNS = {"msisdn", "full_name", "id_number", "birth_date"}
+MONTHLY_TABLES = (
+    "fct_subscriber_daily",
+    "fct_subscriber_monthly",
+    "subscriber_segments_monthly",
+    "segment_transitions_monthly",
+    "kpi_value_concentration_monthly",
+)
+
+# Floors on the share of each planted group the segment mart puts back in its group, in
+# FULL_MONTH. Measured on this data set (seed 21, about 300-400 subscribers a group):
+# data_driven_new 0.86, high_value_long_tenure 0.82, voice_biased 0.83, low_value_suppressed
+# 0.84; on the issue's 3,000-subscriber, four-month data set (seed 5) the three full months
+# measure 0.74-0.91, 0.82-0.83, 0.85-0.86 and 0.88-0.89. Each floor sits about ten points
+# (four to five standard errors at this size) under what was measured here: room for
+# sampling noise, not for a rule that stopped working. data_driven_new is planted by tenure
+# at the window start and ages out of "new" (12 months) as the window goes on, so a later
+# month recovers fewer of them (0.74 in the fourth month); of those still under 12 months,
+# 0.97 are recovered.
+AGREEMENT_FLOORS = {
+    "data_driven_new": 0.75,
+    "high_value_long_tenure": 0.72,
+    "voice_biased": 0.73,
+    "low_value_suppressed": 0.74,
+}
+# The planted noise group alone is 10 % of the base; aging data-driven subscribers and the
+# groups' edges add the rest. Measured 0.18-0.19 per month here (the month in progress,
+# two days in, included), 0.15-0.20 on the issue's data set.
+UNCLASSIFIED_SHARE_MAX = 0.25
+
+
+@dataclass
+class BuiltMarts:
+    warehouse: Path
+    truth: Path
+    #: Per table, {month: (rows, checksum)} after the first build, after END, after the rerun.
+    before: dict[str, dict[date, tuple[int, str]]]
+    after: dict[str, dict[date, tuple[int, str]]]
+    rerun: dict[str, dict[date, tuple[int, str]]]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def month_checksums(warehouse: Path) -> dict[str, dict[date, tuple[int, str]]]:
+    """Row count and an order-independent md5 of every row's full text, per table and month."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        out: dict[str, dict[date, tuple[int, str]]] = {}
+        for table in MONTHLY_TABLES:
+            rows = con.execute(
+                f"""
+                select month_start_date, count(*), md5(string_agg(row_text, chr(10) order by row_text))
+                from (select month_start_date, cast(t as varchar) as row_text from marts.{table} as t)
+                group by month_start_date
+                """
+            ).fetchall()
+            out[table] = {month: (count, digest) for month, count, digest in rows}
+        return out
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltMarts]:
+    from telco_mart.generate import generate
+
+    work = tmp_path_factory.mktemp("subscriber_marts")
+    landing, warehouse, target = work / "landing", work / "warehouse.duckdb", work / "target"
+    seconds: dict[str, float] = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DBT_THREADS", "4")
+        began = time.perf_counter()
+        generate(
+            subscribers=SUBSCRIBERS,
+            start=START,
+            end=END,
+            seed=SEED,
+            out=landing,
+            fmt="parquet",
+            events_per_sub_day=4.0,
+        )
+        seconds["generate"] = time.perf_counter() - began
+
+        began = time.perf_counter()
+        ingest_landing(landing, warehouse, END - timedelta(days=1))
+        seconds["ingest_history"] = time.perf_counter() - began
+        began = time.perf_counter()
+        run_dbt(["run"], warehouse, target, BATCH_VARS)
+        seconds["first_build"] = time.perf_counter() - began
+        before = month_checksums(warehouse)
+
+        # the daily run of END: its delivery, then every model and the subscriber marts' tests
+        # (the staging layer's own tests are left to the staging suite, for time)
+        ingest_landing(landing, warehouse, END)
+        began = time.perf_counter()
+        run_dbt(
+            [
+                "build",
+                "--exclude",
+                "path:models/staging,resource_type:test",
+                "path:models/staging,resource_type:unit_test",
+            ],
+            warehouse,
+            target,
+            BATCH_VARS,
+        )
+        seconds["daily_build"] = time.perf_counter() - began
+        after = month_checksums(warehouse)
+
+        began = time.perf_counter()
+        run_dbt(["run"], warehouse, target, BATCH_VARS)
+        seconds["rerun"] = time.perf_counter() - began
+        rerun = month_checksums(warehouse)
+    yield BuiltMarts(warehouse, landing / "_truth" / "subscriber_profiles.parquet", before, after, rerun, seconds)
+
+
+@pytest.fixture
+def con(built: BuiltMarts) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect(str(built.warehouse), read_only=True)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def test_segments_recover_the_planted_groups(built: BuiltMarts, con: duckdb.DuckDBPyConnection) -> None:
+    rows = con.execute(
+        f"""
+        select truth.planted_group, count(*), avg(case when segments.segment = truth.planted_group then 1.0 else 0 end)
+        from marts.subscriber_segments_monthly as segments
+        inner join read_parquet('{built.truth}') as truth using (subscriber_id)
+        where segments.month_start_date = ? and truth.planted_group <> 'noise'
+        group by truth.planted_group
+        """,
+        [FULL_MONTH],
+    ).fetchall()
+    agreement = {group: share for group, _, share in rows}
+    assert {group: count >= 100 for group, count, _ in rows} == dict.fromkeys(AGREEMENT_FLOORS, True)
+    below = {g: round(agreement[g], 3) for g, floor in AGREEMENT_FLOORS.items() if agreement[g] < floor}
+    assert not below, f"agreement under the floor: {below} (all: {agreement})"
+
+
+def test_unclassified_stays_a_small_share_every_month(con: duckdb.DuckDBPyConnection) -> None:
+    shares = dict(
+        con.execute(
+            """
+            select month_start_date, avg(case when segment = 'unclassified' then 1.0 else 0 end)
+            from marts.subscriber_segments_monthly
+            group by month_start_date
+            """
+        ).fetchall()
+    )
+    reported = dict(
+        con.execute("select month_start_date, unclassified_share from marts.kpi_value_concentration_monthly").fetchall()
+    )
+    assert set(shares) == {FULL_MONTH, END.replace(day=1)}
+    assert all(share <= UNCLASSIFIED_SHARE_MAX for share in shares.values()), shares
+    assert {m: round(s, 9) for m, s in shares.items()} == {m: round(s, 9) for m, s in reported.items()}
+
+
+def test_each_subscriber_in_the_base_has_exactly_one_segment_per_month(con: duckdb.DuckDBPyConnection) -> None:
+    duplicates, bad_segments = con.execute(
+        """
+        select
+            count(*) - count(distinct (subscriber_id, month_start_date)),
+            count(*) filter (where segment is null or segment not in (?, ?, ?, ?, ?))
+        from marts.subscriber_segments_monthly
+        """,
+        sorted(SEGMENTS),
+    ).fetchone()
+    assert (duplicates, bad_segments) == (0, 0)
+    missing, extra = con.execute(
+        """
+        with in_base as (
+            select subscriber_id, month_start_date from marts.fct_subscriber_monthly where days_in_base > 0
+        ),
+        segmented as (
+            select subscriber_id, month_start_date from marts.subscriber_segments_monthly
+        )
+        select
+            (select count(*) from (select * from in_base except select * from segmented)),
+            (select count(*) from (select * from segmented except select * from in_base))
+        """
+    ).fetchone()
+    assert (missing, extra) == (0, 0)
+
+
+def test_personal_data_stays_in_dim_subscriber(con: duckdb.DuckDBPyConnection) -> None:
+    columns = con.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = 'marts'"
+    ).fetchall()
+    leaked = sorted((t, c) for t, c in columns if c in PII_COLUMNS and t != "dim_subscriber")
+    assert leaked == []
+    assert {c for t, c in columns if t == "dim_subscriber"} >= PII_COLUMNS
+    assert {t for t, _ in columns} >= {*MONTHLY_TABLES, "dim_subscriber", "dim_subscriber_history", "dim_plan"}
+
+
+def test_value_concentration_is_monotone_and_recomputes(con: duckdb.DuckDBPyConnection) -> None:
+    kpis = con.execute(
+        """
+        select month_start_date, subscriber_count, revenue_share_top_1pct, revenue_share_top_5pct,
+            revenue_share_top_10pct, revenue_share_top_20pct
+        from marts.kpi_value_concentration_monthly
+        order by month_start_date
+        """
+    ).fetchall()
+    assert [k[0] for k in kpis] == [FULL_MONTH, END.replace(day=1)]
+    revenue: dict[date, list[float]] = {}
+    for month, amount in con.execute(
+        "select month_start_date, revenue_amount from marts.fct_subscriber_monthly where days_in_base > 0"
+    ).fetchall():
+        revenue.setdefault(month, []).append(amount)
+    for month, subscribers, *shares in kpis:
+        assert 0 < shares[0] <= shares[1] <= shares[2] <= shares[3] <= 1, (month, shares)
+        amounts = sorted(revenue[month], reverse=True)
+        total = sum(amounts)
+        expected = [sum(amounts[: math.ceil(len(amounts) * p / 100)]) / total for p in (1, 5, 10, 20)]
+        assert subscribers == len(amounts)
+        assert shares == pytest.approx(expected, abs=1e-6), month
+
+
+def test_transitions_reconcile_with_segments(con: duckdb.DuckDBPyConnection) -> None:
+    segments: dict[date, dict[str, str]] = {}
+    for subscriber, month, segment in con.execute(
+        "select subscriber_id, month_start_date, segment from marts.subscriber_segments_monthly"
+    ).fetchall():
+        segments.setdefault(month, {})[subscriber] = segment
+    transitions = con.execute(
+        "select month_start_date, from_segment, to_segment, subscriber_count from marts.segment_transitions_monthly"
+    ).fetchall()
+    to_month = END.replace(day=1)
+    assert {t[0] for t in transitions} == {to_month}
+    previous, current = segments[FULL_MONTH], segments[to_month]
+    for from_segment in SEGMENTS:
+        stayed = sum(n for m, f, t, n in transitions if f == from_segment and t != "not_in_base")
+        in_both = sum(1 for s, seg in previous.items() if seg == from_segment and s in current)
+        left = sum(n for m, f, t, n in transitions if f == from_segment and t == "not_in_base")
+        assert (stayed, stayed + left) == (in_both, sum(1 for seg in previous.values() if seg == from_segment))
+    for to_segment in SEGMENTS:
+        arrived = sum(n for m, f, t, n in transitions if t == to_segment)
+        assert arrived == sum(1 for seg in current.values() if seg == to_segment)
+
+
+def test_the_daily_run_leaves_earlier_months_untouched(built: BuiltMarts) -> None:
+    current = END.replace(day=1)
+    for table in MONTHLY_TABLES:
+        earlier_before = {m: v for m, v in built.before[table].items() if m < current}
+        earlier_after = {m: v for m, v in built.after[table].items() if m < current}
+        if table != "segment_transitions_monthly":  # its first month is the month after the first
+            assert earlier_before, table
+        assert earlier_after == earlier_before, table
+    # ... while the current month did take in the new day
+    assert built.after["fct_subscriber_daily"][current][0] > built.before["fct_subscriber_daily"][current][0]
+    assert built.after["fct_subscriber_monthly"][current] != built.before["fct_subscriber_monthly"][current]
+
+
+def test_rerunning_the_day_changes_nothing(built: BuiltMarts) -> None:
+    assert built.rerun == built.after
