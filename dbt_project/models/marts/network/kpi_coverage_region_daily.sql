@@ -7,6 +7,8 @@
     )
 }}
 
+-- depends_on: {{ ref('stg_network__cell_kpis') }}
+
 {#-
     Network quality per region and day, rolled up from kpi_coverage_cell_daily: every rate
     is a ratio of the summed counters (weighted by measurements or attempts, never an
@@ -49,11 +51,16 @@ summed as (
         sum(
             case when population_covered > 0 and rsrp_measurements > 0 then population_covered end
         ) as population_known,
-        sum(
-            case
-                when population_covered > 0 and rsrp_measurements > 0
-                    then population_covered * coverage_rate
-            end
+        -- a sum of doubles is rounded (to a millionth of a resident): a parallel sum can
+        -- differ in its last bits from run to run, and a rerun must reproduce the row
+        round(
+            sum(
+                case
+                    when population_covered > 0 and rsrp_measurements > 0
+                        then population_covered * coverage_rate
+                end
+            ),
+            6
         ) as population_with_good_signal
     from cell_days
     group by coalesce(region, 'unknown'), kpi_date

@@ -1,0 +1,98 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='month_start_date',
+        on_schema_change='append_new_columns'
+    )
+}}
+
+-- depends_on: {{ ref('int_activity_dates_touched') }}
+
+{#-
+    Cross-sell figures per month, segment and region, from subscriber_products_monthly:
+    holders and take-up of each product, broadband penetration, single -> composite
+    conversion, broadband contracts expiring soon and the renewal rate. Every rate is a
+    ratio of the counts beside it, so any roll-up (all regions of a segment, say) is the
+    sum of the numerators over the sum of the denominators.
+
+    Incremental: rebuilds the months from the earliest one the batch touched.
+#}
+
+{%- set products = ['broadband', 'family_plan', 'data_pack'] + var('cross_sell_vas_service_codes') %}
+
+with
+
+products_monthly as (
+
+    select * from {{ ref('subscriber_products_monthly') }}
+    {% if is_incremental() %}
+    where month_start_date >= {{ subscriber_rebuild_from_month() }}
+    {% endif %}
+
+),
+
+summed as (
+
+    select
+        month_start_date,
+        segment,
+        region,
+        count(*) as subscriber_count,
+        {%- for product in products %}
+        sum(case when holds_{{ product }} then 1 else 0 end) as {{ product }}_holders,
+        {%- endfor %}
+        sum(case when business_type = 'composite' then 1 else 0 end) as composite_subscribers,
+        sum(case when previous_business_type = 'single' then 1 else 0 end) as single_previous_month,
+        sum(
+            case when previous_business_type = 'single' and business_type = 'composite' then 1 else 0 end
+        ) as converted_to_composite,
+        sum(case when is_broadband_expiring_near then 1 else 0 end) as broadband_expiring_near,
+        sum(case when is_broadband_expiring_far then 1 else 0 end) as broadband_expiring_far,
+        sum(case when was_broadband_due_for_renewal then 1 else 0 end) as broadband_due_for_renewal,
+        sum(case when is_broadband_renewed then 1 else 0 end) as broadband_renewed
+    from products_monthly
+    group by
+        month_start_date,
+        segment,
+        region
+
+),
+
+final as (
+
+    select
+        cast(month_start_date as date) as month_start_date,
+        cast(segment as {{ dbt.type_string() }}) as segment,
+        cast(region as {{ dbt.type_string() }}) as region,
+        cast(subscriber_count as {{ dbt.type_int() }}) as subscriber_count,
+        {%- for product in products %}
+        cast({{ product }}_holders as {{ dbt.type_int() }}) as {{ product }}_holders,
+        cast(
+            cast({{ product }}_holders as {{ type_double() }}) / subscriber_count as {{ type_double() }}
+        ) as {{ product }}_take_up_rate,
+        {%- endfor %}
+        cast(composite_subscribers as {{ dbt.type_int() }}) as composite_subscribers,
+        cast(single_previous_month as {{ dbt.type_int() }}) as single_previous_month,
+        cast(converted_to_composite as {{ dbt.type_int() }}) as converted_to_composite,
+        cast(
+            case
+                when single_previous_month > 0
+                    then cast(converted_to_composite as {{ type_double() }}) / single_previous_month
+            end as {{ type_double() }}
+        ) as single_to_composite_conversion_rate,
+        cast(broadband_expiring_near as {{ dbt.type_int() }}) as broadband_expiring_near,
+        cast(broadband_expiring_far as {{ dbt.type_int() }}) as broadband_expiring_far,
+        cast(broadband_due_for_renewal as {{ dbt.type_int() }}) as broadband_due_for_renewal,
+        cast(broadband_renewed as {{ dbt.type_int() }}) as broadband_renewed,
+        cast(
+            case
+                when broadband_due_for_renewal > 0
+                    then cast(broadband_renewed as {{ type_double() }}) / broadband_due_for_renewal
+            end as {{ type_double() }}
+        ) as broadband_renewal_rate
+    from summed
+
+)
+
+select * from final
