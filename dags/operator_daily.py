@@ -1,4 +1,4 @@
-"""operator_daily: land -> raw -> dbt -> summary, once per logical date.
+"""operator_daily: land -> raw -> quality gate -> dbt -> summary, once per logical date.
 
 Thin on purpose: the work lives in ``telco_mart`` (plugins/). Backfill a range with
 ``airflow backfill create --dag-id operator_daily --from-date D1 --to-date D2``.
@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+
 from telco_mart.config import Settings
 from telco_mart.orchestration import dbt_task_group, dbt_vars_from_ingest
 from telco_mart.runtime import WAREHOUSE_POOL
@@ -45,6 +46,28 @@ def operator_daily() -> None:
         return run_ingest(context["logical_date"].date(), run_id=context["run_id"])
 
     @task(pool=WAREHOUSE_POOL)
+    def quality_gate_raw(ingested: dict) -> dict:
+        """Validate the ingested delivery dates against expectations/raw; a `fail` stops the run here."""
+        from datetime import date
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from telco_mart.pipeline import run_raw_gate
+        from telco_mart.quality import QualityGateFailed
+
+        context = get_current_context()
+        try:
+            return run_raw_gate(
+                context["logical_date"].date(),
+                run_id=context["run_id"],
+                start=date.fromisoformat(ingested["batch_start_date"]),
+                end=date.fromisoformat(ingested["batch_end_date"]),
+            )
+        except QualityGateFailed as failed:
+            # Bad data does not get better on retry: fail now, with the findings in the log.
+            raise AirflowFailException(str(failed)) from failed
+
+    @task(pool=WAREHOUSE_POOL)
     def summarise() -> dict:
         """Log row counts, file registry and quarantine totals for the operator on duty."""
         from telco_mart.pipeline import summarise_run
@@ -53,7 +76,7 @@ def operator_daily() -> None:
 
     ingested = ingest()
     transform = dbt_task_group("dbt", dbt_vars_from_ingest("ingest"), SETTINGS)
-    ingested >> transform >> summarise()
+    quality_gate_raw(ingested) >> transform >> summarise()
 
 
 operator_daily()

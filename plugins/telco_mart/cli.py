@@ -113,6 +113,30 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_quality_scaffold(args: argparse.Namespace) -> int:
+    from telco_mart.contract import load_contract
+    from telco_mart.quality.config import expectations_dir
+    from telco_mart.quality.scaffold import scaffold
+
+    changed = scaffold(load_contract(), expectations_dir(), write=not args.check)
+    for path in changed:
+        print(f"{'out of date' if args.check else 'wrote'}: {path}")
+    return 1 if args.check and changed else 0
+
+
+def _cmd_quality_check(args: argparse.Namespace) -> int:
+    from telco_mart.pipeline import run_raw_gate
+    from telco_mart.quality import QualityGateFailed
+
+    try:
+        summary = run_raw_gate(args.date, start=args.start, end=args.end)
+    except QualityGateFailed as failed:
+        print(failed, file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def _cmd_airflow(args: argparse.Namespace) -> int:
     """Run the Airflow CLI in this project's environment (paths, no telemetry)."""
     from telco_mart.runtime import airflow_environment
@@ -161,6 +185,19 @@ def build_parser() -> argparse.ArgumentParser:
     summ = sub.add_parser("summary", help="what the warehouse holds: tables, files, quarantine")
     summ.add_argument("--run-log", type=Path, help="log of the run to point the reader at")
     summ.set_defaults(func=_cmd_summary)
+
+    quality = sub.add_parser("quality", help="the data-quality gate (suites in expectations/)")
+    quality_sub = quality.add_subparsers(dest="quality_command", required=True)
+    scaffold = quality_sub.add_parser(
+        "scaffold", help="write the raw suites' contract-derived expectations (keeps hand-written ones)"
+    )
+    scaffold.add_argument("--check", action="store_true", help="change nothing; exit 1 if a suite is out of date")
+    scaffold.set_defaults(func=_cmd_quality_scaffold)
+    check = quality_sub.add_parser("check", help="run the raw gate on the warehouse for a delivery date")
+    check.add_argument("--date", type=_date, required=True, help="run date (the report goes under it)")
+    check.add_argument("--start", type=_date, help="first delivery date to validate (default --date)")
+    check.add_argument("--end", type=_date, help="last delivery date to validate (default --date)")
+    check.set_defaults(func=_cmd_quality_check)
 
     air = sub.add_parser("airflow", help="run the airflow CLI with this project's environment")
     air.add_argument("airflow_args", nargs=argparse.REMAINDER)

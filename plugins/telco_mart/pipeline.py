@@ -7,7 +7,7 @@ writing process, and the next task (dbt) needs the file.
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from telco_mart.config import Settings
@@ -63,3 +63,27 @@ def summarise_run(run_date: date, settings: Settings | None = None) -> dict[str,
     if reasons:
         log.info("quarantine, top reasons: %s", ", ".join(f"{r} ({n:,})" for r, n in reasons))
     return {"run_date": run_date.isoformat(), "tables": counts, "files_by_status": registry}
+
+
+def run_raw_gate(
+    run_date: date,
+    run_id: str | None = None,
+    settings: Settings | None = None,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+) -> dict[str, Any]:
+    """Validate the delivery dates ``start``..``end`` (default: the run date) against the raw suites.
+
+    Raises ``telco_mart.quality.QualityGateFailed`` on an expectation of severity ``fail``,
+    after the results are stored in ``marts.dq_results`` and the report is written.
+    """
+    from telco_mart.quality import run_raw_gate_on
+
+    settings = settings or Settings.from_env()
+    run_id = run_id or f"manual__{datetime.now(UTC).isoformat(timespec='seconds')}"
+    with connect(settings=settings) as con:
+        outcome = run_raw_gate_on(con, run_date, run_id, data_dir=settings.data_dir, start=start, end=end)
+    summary = outcome.summary()
+    log.info("raw quality gate: %s", summary)
+    return summary

@@ -1,0 +1,100 @@
+"""Where the suites live and the thresholds they share (``expectations/gate.yml``).
+
+Suites say what is checked and how severe a failure is; the shared thresholds live in one
+YAML file so that tuning the quarantine rate or the volume band is a one-line change that a
+reviewer sees, not an edit of thirteen suites.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from telco_mart.config import REPO_ROOT
+
+GATE_CONFIG_FILE = "gate.yml"
+
+#: Every setting of gate.yml and the type its value must have. Those the suites name as
+#: ``$PARAMETER`` are passed to Great Expectations; the rest steer the metrics queries.
+SETTING_TYPES: dict[str, type] = {
+    "quarantine_rate_warn": float,
+    "quarantine_rate_fail": float,
+    "volume_ratio_min": float,
+    "volume_ratio_max": float,
+    "volume_window_days": int,
+    "volume_min_history_days": int,
+    "volume_min_mean_rows": int,
+    "sample_rows": int,
+}
+
+
+class QualityConfigError(ValueError):
+    """A suite or gate.yml is malformed: found when the gate loads them, before any data is read."""
+
+
+def expectations_dir() -> Path:
+    """The folder of suites and gate.yml: ``$TELCO_MART_EXPECTATIONS_DIR`` or ``<repo>/expectations``."""
+    value = os.environ.get("TELCO_MART_EXPECTATIONS_DIR")
+    return Path(value).expanduser().resolve() if value else REPO_ROOT / "expectations"
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    """The gate settings in force for one feed: the defaults with that feed's overrides."""
+
+    values: dict[str, float | int]
+
+    def __getitem__(self, name: str) -> float | int:
+        return self.values[name]
+
+    @property
+    def sample_rows(self) -> int:
+        return int(self.values["sample_rows"])
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    defaults: dict[str, float | int]
+    feeds: dict[str, dict[str, float | int]]
+
+    def for_feed(self, feed: str) -> FeedSettings:
+        return FeedSettings({**self.defaults, **self.feeds.get(feed, {})})
+
+
+def _checked(where: str, values: dict[str, Any], *, complete: bool) -> dict[str, float | int]:
+    if unknown := sorted(set(values) - set(SETTING_TYPES)):
+        raise QualityConfigError(f"{where}: unknown settings {unknown}; known: {sorted(SETTING_TYPES)}")
+    if complete and (missing := sorted(set(SETTING_TYPES) - set(values))):
+        raise QualityConfigError(f"{where}: missing settings {missing}")
+    checked: dict[str, float | int] = {}
+    for name, value in values.items():
+        kind = SETTING_TYPES[name]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (kind is int and not isinstance(value, int))
+        ):
+            raise QualityConfigError(f"{where}.{name}: {value!r} is not {'an integer' if kind is int else 'a number'}")
+        checked[name] = kind(value)
+    return checked
+
+
+def load_gate_config(directory: Path | None = None) -> GateConfig:
+    """Read and check gate.yml, so that a typo fails the gate loudly instead of loosening it."""
+    path = (directory or expectations_dir()) / GATE_CONFIG_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise QualityConfigError(f"{path} is missing: the gate's thresholds live there") from None
+    if unknown := sorted(set(data) - {"defaults", "feeds"}):
+        raise QualityConfigError(f"{path}: unknown sections {unknown}")
+    defaults = _checked(f"{path.name}: defaults", data.get("defaults") or {}, complete=True)
+    feeds = {
+        str(feed): _checked(f"{path.name}: feeds.{feed}", overrides or {}, complete=False)
+        for feed, overrides in (data.get("feeds") or {}).items()
+    }
+    return GateConfig(defaults=defaults, feeds=feeds)

@@ -1,0 +1,138 @@
+"""Findings, and their table ``marts.dq_results`` that BI reads.
+
+One row per expectation, delivery date and run. The table belongs to the gate, not to dbt:
+dbt only replaces the relations of its own models, so a table it does not model survives
+``dbt build`` (a test holds it to that). A rerun of a date replaces that date's rows for the
+suites it validated, so the table holds the latest verdict per date and never a duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+
+from telco_mart.quality.suites import Severity
+
+Outcome = Literal["pass", "warn", "fail"]
+
+DQ_RESULTS = "marts.dq_results"
+DQ_RESULTS_DDL = f"""
+create table if not exists {DQ_RESULTS} (
+    run_id varchar not null,          -- the Airflow run (or the manual run) that validated
+    run_date date not null,           -- the delivery date validated
+    stage varchar not null,           -- raw (after ingestion); marts and publish to come
+    suite varchar not null,           -- e.g. raw.usage_events (expectations/raw/usage_events.json)
+    data_asset varchar not null,      -- the table validated
+    expectation varchar not null,     -- expectation type and the column(s) it is about
+    description varchar not null,
+    severity varchar not null,        -- warn | fail
+    success boolean not null,
+    observed_value varchar,           -- what was seen, for people
+    observed_number double,           -- the same as a number where there is one, for charts
+    details json,                     -- kwargs, context and a few offending rows
+    validated_at timestamp not null
+)
+"""
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def to_json(value: Any) -> str:
+    """JSON for details and samples: dates as ISO text, NaN as null."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and math.isnan(v):
+            return None
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(value), default=_jsonable, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The verdict of one expectation on one delivery date."""
+
+    stage: str
+    run_date: dt.date
+    suite: str
+    data_asset: str
+    expectation: str
+    description: str
+    severity: Severity
+    success: bool
+    observed_value: str
+    observed_number: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    sample: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> Outcome:
+        return "pass" if self.success else self.severity
+
+
+def ensure_dq_results(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists marts")
+    con.execute(DQ_RESULTS_DDL)
+
+
+def store_findings(
+    con: duckdb.DuckDBPyConnection,
+    findings: list[Finding],
+    *,
+    run_id: str,
+    start: dt.date,
+    end: dt.date,
+    suites: list[str],
+) -> None:
+    """Replace the results of ``suites`` for the dates ``start``..``end`` by ``findings``, atomically."""
+    ensure_dq_results(con)
+    validated_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    table = pa.table(
+        {
+            "run_id": pa.array([run_id] * len(findings), pa.string()),
+            "run_date": pa.array([f.run_date for f in findings], pa.date32()),
+            "stage": pa.array([f.stage for f in findings], pa.string()),
+            "suite": pa.array([f.suite for f in findings], pa.string()),
+            "data_asset": pa.array([f.data_asset for f in findings], pa.string()),
+            "expectation": pa.array([f.expectation for f in findings], pa.string()),
+            "description": pa.array([f.description for f in findings], pa.string()),
+            "severity": pa.array([f.severity for f in findings], pa.string()),
+            "success": pa.array([f.success for f in findings], pa.bool_()),
+            "observed_value": pa.array([f.observed_value for f in findings], pa.string()),
+            "observed_number": pa.array([f.observed_number for f in findings], pa.float64()),
+            "details": pa.array([to_json({**f.details, "sample": f.sample}) for f in findings], pa.string()),
+            "validated_at": pa.array([validated_at] * len(findings), pa.timestamp("us")),
+        }
+    )
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            f"delete from {DQ_RESULTS} where run_date between ? and ? and list_contains(?, suite)",
+            [start, end, suites],
+        )
+        con.register("_dq_findings", table)
+        con.execute(f"insert into {DQ_RESULTS} by name select * replace (details::json as details) from _dq_findings")
+        con.unregister("_dq_findings")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
