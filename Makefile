@@ -31,6 +31,7 @@ DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f
 MANIFEST := dbt_project/target/manifest.json
 
 .PHONY: help venv demo test lint docs airflow-init dbt-parse data ui clean
+.PHONY: bench bench-smoke
 
 help:
 	@echo "make demo   - set everything up and run the operator_daily DAG on synthetic data (DuckDB)"
@@ -39,6 +40,8 @@ help:
 	@echo "make ui     - start Airflow locally (airflow standalone) on http://localhost:8080"
 	@echo "make docs   - render docs/raw_contract.md from the contract"
 	@echo "make clean  - remove data/, .airflow/ and dbt target/ (keeps .venv)"
+	@echo "make bench  - benchmark harness (100,000 subscribers; results in benchmarks/results/)"
+	@echo "make bench-smoke - the harness at a tiny scale (about 2 minutes)"
 
 venv: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
@@ -85,3 +88,20 @@ ui: $(STAMP) airflow-init dbt-parse
 
 clean:
 	rm -rf $(TELCO_MART_DATA_DIR) $(AIRFLOW_HOME) dbt_project/target dbt_project/logs
+
+# Benchmark harness (issue 7): generate, then the DAG's steps per run, each measured in its own
+# process; results in benchmarks/results/<scale>-<timestamp>/. Override on the command line,
+# e.g. make bench BENCH_HISTORY_DAYS=30 BENCH_ARGS="--airflow-day --source HEAD".
+BENCH_SUBSCRIBERS ?= 100000
+BENCH_HISTORY_DAYS ?= 90
+BENCH_INCREMENTAL_DAYS ?= 1,30,90
+BENCH_EVENTS_PER_SUB_DAY ?= 10
+BENCH_ARGS ?=
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_benchmark.py --subscribers $(BENCH_SUBSCRIBERS) --history-days $(BENCH_HISTORY_DAYS) \
+		--incremental-days $(BENCH_INCREMENTAL_DAYS) --events-per-sub-day $(BENCH_EVENTS_PER_SUB_DAY) $(BENCH_ARGS)
+
+bench-smoke: $(STAMP)
+	$(BIN)/python benchmarks/run_benchmark.py --subscribers 200 --history-days 2 --incremental-days 1 \
+		--events-per-sub-day 4 --dbt-command run $(BENCH_ARGS)

@@ -1,4 +1,4 @@
-"""operator_daily: land -> raw -> quality gate -> dbt -> summary, once per logical date.
+"""operator_daily: catalog -> ingest -> raw gate -> dbt -> output gates -> publish -> summary, per logical date.
 
 Thin on purpose: the work lives in ``telco_mart`` (plugins/). Backfill a range with
 ``airflow backfill create --dag-id operator_daily --from-date D1 --to-date D2``.
@@ -10,10 +10,10 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, chain, dag, get_current_context, task
 
 from telco_mart.config import Settings
-from telco_mart.orchestration import dbt_task_group, dbt_vars_from_ingest
+from telco_mart.orchestration import dbt_task_group, dbt_vars_from_ingest, fail_without_retry
 from telco_mart.runtime import WAREHOUSE_POOL
 
 START_DATE = pendulum.parse(os.environ.get("TELCO_MART_START_DATE", "2026-01-01"), tz="UTC")
@@ -38,6 +38,14 @@ SETTINGS = Settings.from_env()
 )
 def operator_daily() -> None:
     @task(pool=WAREHOUSE_POOL)
+    def campaign_catalog() -> dict:
+        """Validate campaigns/catalog.yml and load it for dbt: a bad catalog stops the run before anything runs."""
+        from telco_mart.campaigns.catalog import CatalogError
+        from telco_mart.pipeline import run_load_catalog
+
+        return fail_without_retry(run_load_catalog, CatalogError)
+
+    @task(pool=WAREHOUSE_POOL)
     def ingest() -> dict:
         """Load the logical date's landed files into `raw` (all history on a fresh warehouse)."""
         from telco_mart.pipeline import run_ingest
@@ -50,22 +58,49 @@ def operator_daily() -> None:
         """Validate the ingested delivery dates against expectations/raw; a `fail` stops the run here."""
         from datetime import date
 
-        from airflow.sdk.exceptions import AirflowFailException
-
         from telco_mart.pipeline import run_raw_gate
         from telco_mart.quality import QualityGateFailed
 
         context = get_current_context()
-        try:
-            return run_raw_gate(
+        return fail_without_retry(
+            lambda: run_raw_gate(
                 context["logical_date"].date(),
                 run_id=context["run_id"],
                 start=date.fromisoformat(ingested["batch_start_date"]),
                 end=date.fromisoformat(ingested["batch_end_date"]),
-            )
-        except QualityGateFailed as failed:
-            # Bad data does not get better on retry: fail now, with the findings in the log.
-            raise AirflowFailException(str(failed)) from failed
+            ),
+            QualityGateFailed,
+        )
+
+    @task(pool=WAREHOUSE_POOL)
+    def quality_gate_marts() -> dict:
+        """Validate the run date's slice of the public marts (expectations/marts); a `fail` publishes nothing."""
+        from telco_mart.pipeline import run_marts_gate
+        from telco_mart.quality import QualityGateFailed
+
+        context = get_current_context()
+        return fail_without_retry(
+            lambda: run_marts_gate(context["logical_date"].date(), run_id=context["run_id"]), QualityGateFailed
+        )
+
+    @task(pool=WAREHOUSE_POOL)
+    def quality_gate_publish() -> dict:
+        """Check the day's lists (expectations/publish: opt-outs, caps...); a `fail` publishes nothing."""
+        from telco_mart.pipeline import run_publish_gate
+        from telco_mart.quality import QualityGateFailed
+
+        context = get_current_context()
+        return fail_without_retry(
+            lambda: run_publish_gate(context["logical_date"].date(), run_id=context["run_id"]), QualityGateFailed
+        )
+
+    @task(pool=WAREHOUSE_POOL)
+    def publish() -> dict:
+        """Write the day's target lists to the outbox (atomic) and append them to contact history."""
+        from telco_mart.pipeline import run_publish
+
+        context = get_current_context()
+        return run_publish(context["logical_date"].date(), run_id=context["run_id"])
 
     @task(pool=WAREHOUSE_POOL)
     def summarise() -> dict:
@@ -75,8 +110,16 @@ def operator_daily() -> None:
         return summarise_run(get_current_context()["logical_date"].date())
 
     ingested = ingest()
+    campaign_catalog() >> ingested
     transform = dbt_task_group("dbt", dbt_vars_from_ingest("ingest"), SETTINGS)
-    quality_gate_raw(ingested) >> transform >> summarise()
+    chain(
+        quality_gate_raw(ingested),
+        transform,
+        quality_gate_marts(),
+        quality_gate_publish(),
+        publish(),
+        summarise(),
+    )
 
 
 operator_daily()

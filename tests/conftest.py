@@ -81,8 +81,15 @@ def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path))
 
 
-def run_dbt(args: list[str], warehouse: Path, target_dir: Path, dbt_vars: dict[str, str] | None = None) -> str:
-    """Run the real dbt CLI on the project against ``warehouse``; return its output, raise on failure."""
+def run_dbt(
+    args: list[str],
+    warehouse: Path,
+    target_dir: Path,
+    dbt_vars: dict[str, str] | None = None,
+    project_dir: Path | None = None,
+) -> str:
+    """Run the real dbt CLI on the project (or a copy of it) against ``warehouse``; return its
+    output, raise on failure."""
     import json
     import os
     import subprocess
@@ -95,9 +102,9 @@ def run_dbt(args: list[str], warehouse: Path, target_dir: Path, dbt_vars: dict[s
         str(Path(sys.executable).with_name("dbt")),
         *args,
         "--project-dir",
-        str(REPO_ROOT / "dbt_project"),
+        str(project_dir or REPO_ROOT / "dbt_project"),
         "--profiles-dir",
-        str(REPO_ROOT / "dbt_project"),
+        str(project_dir or REPO_ROOT / "dbt_project"),
         "--target-path",
         str(target_dir),
         "--log-path",

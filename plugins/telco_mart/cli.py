@@ -108,9 +108,25 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         print("quarantine by reason:")
         for feed, reason, n in reasons:
             print(f"  {feed:<20} {reason:<40} {n:>8,}")
+    _print_outbox(settings)
     explore = f"duckdb.connect('{settings.warehouse_path}', read_only=True).sql('show all tables').show()"
     print(f'\nExplore: .venv/bin/python -c "import duckdb; {explore}"')
     return 0
+
+
+def _print_outbox(settings: Settings) -> None:
+    """The latest published day, as marketing will find it."""
+    import json
+
+    days = sorted(p for p in settings.outbox_dir.glob("????-??-??") if (p / "_SUCCESS").exists())
+    if not days:
+        print(f"\noutbox {settings.outbox_dir}: nothing published yet")
+        return
+    manifest = json.loads((days[-1] / "manifest.json").read_text())
+    print(f"\noutbox {settings.outbox_dir}: {len(days)} published day(s), latest {days[-1].name}:")
+    for entry in manifest["files"]:
+        print(f"  {entry['name']:<34} {entry['rows']:>9,} rows")
+    print(f"  (verify and copy: telco-mart targets --date {days[-1].name} [--copy-to DIR])")
 
 
 def _cmd_quality_scaffold(args: argparse.Namespace) -> int:
@@ -134,6 +150,49 @@ def _cmd_quality_check(args: argparse.Namespace) -> int:
         print(failed, file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_campaigns_validate(args: argparse.Namespace) -> int:
+    from telco_mart.campaigns.catalog import CatalogError, describe, load_catalog
+
+    try:
+        catalog = load_catalog(args.catalog)
+    except CatalogError as invalid:
+        print(invalid, file=sys.stderr)
+        return 1
+    print(describe(catalog))
+    return 0
+
+
+def _cmd_targets(args: argparse.Namespace) -> int:
+    """Show marketing what a published day holds, verified against its manifest; optionally copy it."""
+    from telco_mart.publish import PublishError, copy_day, verify_day
+
+    outbox = args.outbox or Settings.from_env().outbox_dir
+    try:
+        manifest, files = verify_day(outbox, args.date, args.campaign)
+    except PublishError as missing:
+        print(missing, file=sys.stderr)
+        return 1
+    print(
+        f"{outbox / args.date.isoformat()}: run {manifest['run_id']}, catalog {manifest['catalog_version']}, "
+        f"data up to {manifest['data_watermark']}"
+    )
+    for f in files:
+        status = "ok" if f.ok else f"FAILED: {f.problem}"
+        print(f"  {f.name:<34} {f.rows:>9,} rows  sha256 {f.sha256[:16]}  {status}")
+    if any(not f.ok for f in files):
+        print("verification failed: do not send these files; rerun the day's publish", file=sys.stderr)
+        return 1
+    print(f"  {'total':<34} {sum(f.rows for f in files):>9,} rows, checksums verified")
+    if args.copy_to:
+        try:
+            copied = copy_day(outbox, args.date, args.copy_to, args.campaign)
+        except PublishError as failed:
+            print(failed, file=sys.stderr)
+            return 1
+        print(f"copied {len(copied)} files to {args.copy_to}")
     return 0
 
 
@@ -198,6 +257,19 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--start", type=_date, help="first delivery date to validate (default --date)")
     check.add_argument("--end", type=_date, help="last delivery date to validate (default --date)")
     check.set_defaults(func=_cmd_quality_check)
+
+    campaigns = sub.add_parser("campaigns", help="the campaign catalog (campaigns/catalog.yml)")
+    campaigns_sub = campaigns.add_subparsers(dest="campaigns_command", required=True)
+    validate = campaigns_sub.add_parser("validate", help="check the catalog and list its campaigns")
+    validate.add_argument("--catalog", type=Path, help="catalog file (default $TELCO_MART_CAMPAIGN_CATALOG)")
+    validate.set_defaults(func=_cmd_campaigns_validate)
+
+    targets = sub.add_parser("targets", help="a published day's target lists: files, counts, verified checksums")
+    targets.add_argument("--date", type=_date, required=True, help="the day (logical date) of the lists")
+    targets.add_argument("--campaign", help="one campaign only")
+    targets.add_argument("--copy-to", type=Path, help="copy the verified files and manifest to this folder")
+    targets.add_argument("--outbox", type=Path, help="outbox folder (default $TELCO_MART_OUTBOX_DIR)")
+    targets.set_defaults(func=_cmd_targets)
 
     air = sub.add_parser("airflow", help="run the airflow CLI with this project's environment")
     air.add_argument("airflow_args", nargs=argparse.REMAINDER)

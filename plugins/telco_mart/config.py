@@ -10,6 +10,7 @@ directory with one variable, and tests point a whole run at a temporary folder.
 | TELCO_MART_WAREHOUSE | `$TELCO_MART_DATA_DIR/warehouse.duckdb` | the DuckDB warehouse file |
 | TELCO_MART_OUTBOX_DIR | `$TELCO_MART_DATA_DIR/outbox` | published campaign target lists |
 | TELCO_MART_DBT_PROJECT_DIR | `<repo>/dbt_project` | the dbt project |
+| TELCO_MART_CAMPAIGN_CATALOG | `<repo>/campaigns/catalog.yml` | the campaign catalog (docs/campaigns.md) |
 | TELCO_MART_DUCKDB_MEMORY_LIMIT | `8GB` | DuckDB memory cap; it spills to disk past it |
 | TELCO_MART_DUCKDB_THREADS | number of cores | DuckDB worker threads |
 | TELCO_MART_TASK_RETRIES | `2` | Airflow retries of a failed task (with exponential backoff) |
@@ -37,6 +38,7 @@ class Settings:
     warehouse_path: Path
     outbox_dir: Path
     dbt_project_dir: Path
+    campaign_catalog: Path
     duckdb_memory_limit: str
     duckdb_threads: int
     task_retries: int
@@ -51,6 +53,7 @@ class Settings:
             warehouse_path=_path("TELCO_MART_WAREHOUSE", data_dir / "warehouse.duckdb"),
             outbox_dir=_path("TELCO_MART_OUTBOX_DIR", data_dir / "outbox"),
             dbt_project_dir=_path("TELCO_MART_DBT_PROJECT_DIR", REPO_ROOT / "dbt_project"),
+            campaign_catalog=_path("TELCO_MART_CAMPAIGN_CATALOG", REPO_ROOT / "campaigns" / "catalog.yml"),
             duckdb_memory_limit=os.environ.get("TELCO_MART_DUCKDB_MEMORY_LIMIT", "8GB"),
             duckdb_threads=int(os.environ.get("TELCO_MART_DUCKDB_THREADS", os.cpu_count() or 2)),
             task_retries=int(os.environ.get("TELCO_MART_TASK_RETRIES", "2")),

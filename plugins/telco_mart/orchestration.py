@@ -11,6 +11,7 @@ test runner never starts. The graph is rendered from ``target/manifest.json`` (m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +77,18 @@ def dbt_task_group(
         },
         **kwargs,
     )
+
+
+def fail_without_retry(run: Callable[[], dict], *refusals: type[Exception]) -> dict:
+    """Run a step whose refusal retrying cannot fix (a failed quality gate, an invalid catalog).
+
+    Such a refusal becomes ``AirflowFailException``: the task fails at once, with the
+    refusal's message (feed or table, expectation, observed value, sample rows) in its log,
+    instead of retrying over the same bad data. Any other error keeps the task's retries.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    try:
+        return run()
+    except refusals as refused:
+        raise AirflowFailException(str(refused)) from refused

@@ -12,7 +12,7 @@ from typing import Any
 
 from telco_mart.config import Settings
 from telco_mart.ingest import ingest
-from telco_mart.warehouse import SCHEMAS, connect
+from telco_mart.warehouse import SCHEMAS, connect, ensure_raw_schema
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +87,63 @@ def run_raw_gate(
     summary = outcome.summary()
     log.info("raw quality gate: %s", summary)
     return summary
+
+
+def run_marts_gate(run_date: date, run_id: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    """Validate the run date's slice of the public marts (the day, or its month for monthly
+    marts) against the suites in ``expectations/marts/``, after dbt has built them.
+
+    Raises ``telco_mart.quality.QualityGateFailed`` on an expectation of severity ``fail``,
+    after the results are stored in ``marts.dq_results`` and the report is written to
+    ``<data_dir>/quality/<run date>/report-marts.html``.
+    """
+    from telco_mart.quality import run_marts_gate_on
+
+    settings = settings or Settings.from_env()
+    run_id = run_id or f"manual__{datetime.now(UTC).isoformat(timespec='seconds')}"
+    with connect(settings=settings) as con:
+        outcome = run_marts_gate_on(con, run_date, run_id, data_dir=settings.data_dir)
+    summary = outcome.summary()
+    log.info("marts quality gate: %s", summary)
+    return summary
+
+
+def run_publish_gate(run_date: date, run_id: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    """Validate the run date's target lists and decisions against the suites in
+    ``expectations/publish/`` (opt-outs and do-not-disturb, duplicate contacts, one sales
+    contact a day, caps, contact numbers, control share, list size), after dbt and the marts
+    gate and before :func:`run_publish` writes the outbox.
+
+    Raises ``telco_mart.quality.QualityGateFailed`` on an expectation of severity ``fail``,
+    after the results are stored in ``marts.dq_results`` and the report is written to
+    ``<data_dir>/quality/<run date>/report-publish.html``; the publish task must not run then.
+    """
+    from telco_mart.quality import run_publish_gate_on
+
+    settings = settings or Settings.from_env()
+    run_id = run_id or f"manual__{datetime.now(UTC).isoformat(timespec='seconds')}"
+    with connect(settings=settings) as con:
+        outcome = run_publish_gate_on(con, run_date, run_id, data_dir=settings.data_dir)
+    summary = outcome.summary()
+    log.info("publish quality gate: %s", summary)
+    return summary
+
+
+def run_load_catalog(settings: Settings | None = None) -> dict[str, Any]:
+    """Validate the campaign catalog and load it for dbt; a bad catalog stops the run first."""
+    from telco_mart.campaigns.catalog import describe, load_catalog, store_catalog
+
+    settings = settings or Settings.from_env()
+    catalog = load_catalog(settings.campaign_catalog, settings.dbt_project_dir)
+    with connect(settings=settings) as con:
+        ensure_raw_schema(con)
+        store_catalog(con, catalog)
+    log.info("%s", describe(catalog))
+    return {"catalog": str(catalog.path), "version": catalog.version, "campaigns": len(catalog.campaigns)}
+
+
+def run_publish(run_date: date, run_id: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    """Publish the day's target lists to the outbox (see telco_mart.publish)."""
+    from telco_mart.publish import publish_day
+
+    return publish_day(run_date, run_id=run_id, settings=settings)

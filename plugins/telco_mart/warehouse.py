@@ -60,12 +60,21 @@ def raw_table_ddl(feed: Feed) -> str:
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None = None) -> None:
-    """Create the warehouse schemas and one typed raw table per feed (idempotent)."""
+    """Create the warehouse schemas, one typed raw table per feed, and the tables the
+    warehouse feeds itself (campaign catalog, published contacts), all idempotent.
+
+    The last two exist from the start so that dbt's sources resolve on a fresh warehouse.
+    """
+    from telco_mart.campaigns.catalog import ensure_catalog_tables
+    from telco_mart.publish import ensure_published_contacts_table
+
     contract = contract or load_contract()
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     for feed in contract.feeds.values():
         con.execute(raw_table_ddl(feed))
+    ensure_catalog_tables(con)
+    ensure_published_contacts_table(con)
 
 
 def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> tuple | None:

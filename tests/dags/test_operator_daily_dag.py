@@ -61,17 +61,25 @@ def test_every_task_retries_and_takes_the_single_warehouse_slot(dag) -> None:
     assert {task.retries for task in dag.tasks} == {Settings.from_env().task_retries}
 
 
-def test_ingest_runs_first_then_one_dbt_task_per_staging_model_then_summary(dag) -> None:
+def test_catalog_then_ingest_then_one_dbt_task_per_model_then_publish_then_summary(dag) -> None:
+    catalog = dag.get_task("campaign_catalog")
     ingest = dag.get_task("ingest")
+    publish = dag.get_task("publish")
     summarise = dag.get_task("summarise")
     dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
     staging = {p.stem for p in (REPO_ROOT / "dbt_project" / "models" / "staging").rglob("stg_*.sql")}
     built = {t.task_id.split(".")[1].removesuffix("_model_build") for t in dbt_tasks}
     assert staging <= built, f"staging models without a task: {staging - built}"
-    assert ingest.upstream_task_ids == set()
+    assert catalog.upstream_task_ids == set()
+    assert ingest.upstream_task_ids == {"campaign_catalog"}
     for task in dbt_tasks:
         assert "ingest" in task.get_flat_relative_ids(upstream=True), task.task_id
-        assert "summarise" in task.get_flat_relative_ids(upstream=False), task.task_id
+        assert "publish" in task.get_flat_relative_ids(upstream=False), task.task_id
+    # nothing is published before every model and test of the day has passed
+    assert {t.task_id for t in dbt_tasks} <= publish.get_flat_relative_ids(upstream=True)
+    assert publish.upstream_task_ids == {"quality_gate_publish"}
+    assert dag.get_task("quality_gate_publish").upstream_task_ids == {"quality_gate_marts"}
+    assert publish.downstream_task_ids == {"summarise"}
     assert summarise.downstream_task_ids == set()
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import json
 import os
 import subprocess
 import sys
@@ -35,11 +39,45 @@ def env(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     return environment
 
 
-def airflow(env: dict[str, str], *args: str) -> str:
+def airflow(env: dict[str, str], *args: str, expect_failure: bool = False) -> str:
     proc = subprocess.run([AIRFLOW, "airflow", *args], env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
+    if expect_failure:
+        assert proc.returncode != 0, f"airflow {' '.join(args)} succeeded, a failure was expected"
+    elif proc.returncode != 0:
         raise AssertionError(f"airflow {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-8000:]}")
     return proc.stdout + proc.stderr
+
+
+def outbox_day(env: dict[str, str], day: date) -> dict[str, bytes]:
+    """Every file of a published day, by name (empty when the day was never published)."""
+    folder = Path(env["TELCO_MART_DATA_DIR"]) / "outbox" / day.isoformat()
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.is_dir() else {}
+
+
+def assert_published_day_reconciles(env: dict[str, str], day: date) -> None:
+    """The outbox day is complete, its checksums hold, and it is exactly the day's targeted decisions."""
+    files = outbox_day(env, day)
+    assert "_SUCCESS" in files and "manifest.json" in files, sorted(files)
+    manifest = json.loads(files["manifest.json"])
+    assert manifest["logical_date"] == day.isoformat()
+    published = set()
+    for entry in manifest["files"]:
+        content = files[entry["name"]]
+        assert hashlib.sha256(content).hexdigest() == entry["sha256"]
+        rows = list(csv.DictReader(io.StringIO(content.decode("utf-8"))))
+        assert len(rows) == entry["rows"]
+        published |= {(r["subscriber_id"], r["campaign_id"]) for r in rows}
+    with duckdb.connect(env["TELCO_MART_WAREHOUSE"], read_only=True) as con:
+        targeted = set(
+            con.execute(
+                "select subscriber_id, campaign_id from marts.campaign_decisions_daily "
+                "where decision_date = ? and decision_outcome = 'targeted'",
+                [day],
+            ).fetchall()
+        )
+        contacts = con.execute("select count(*) from raw.published_contacts where contact_date = ?", [day]).fetchall()
+    assert published == targeted and len(published) == manifest["total_rows"]
+    assert contacts[0][0] == manifest["total_rows"]  # appended to contact history once
 
 
 def snapshot(env: dict[str, str]) -> dict[str, int]:
@@ -64,8 +102,15 @@ def test_first_run_takes_all_history_and_a_rerun_changes_nothing(env: dict[str, 
             (first_day,)
         ]
 
+    assert_published_day_reconciles(env, first_day)
+    published = outbox_day(env, first_day)
+
     airflow(env, "dags", "test", "operator_daily", first_day.isoformat())
-    assert snapshot(env) == after_first
+    assert snapshot(env) == after_first  # decisions and contact history included: nothing doubled
+    rerun = outbox_day(env, first_day)
+    assert {n: c for n, c in rerun.items() if n != "manifest.json"} == {
+        n: c for n, c in published.items() if n != "manifest.json"
+    }, "a rerun of a date gives byte-identical lists"
 
 
 def test_next_day_adds_that_day_only(env: dict[str, str]) -> None:
@@ -84,3 +129,18 @@ def test_next_day_adds_that_day_only(env: dict[str, str]) -> None:
     assert per_day[SMALL_END] == landed_today
     assert after["raw.usage_events"] - before["raw.usage_events"] == landed_today
     assert date.fromisoformat("2026-01-01") in per_day
+    assert_published_day_reconciles(env, SMALL_END)
+
+
+def test_a_failed_gate_publishes_nothing_and_leaves_earlier_days_untouched(env: dict[str, str]) -> None:
+    # The day after the landing ends: no feed arrived, so the day has no facts; a gate must
+    # stop the run before publish.
+    published = {day: outbox_day(env, day) for day in (SMALL_END - timedelta(days=1), SMALL_END)}
+    assert all(published.values())
+    missing_day = SMALL_END + timedelta(days=1)
+    log = airflow(env, "dags", "test", "operator_daily", missing_day.isoformat(), expect_failure=True)
+    assert "data-quality gate (" in log and "failed for" in log
+    assert outbox_day(env, missing_day) == {}
+    assert {day: outbox_day(env, day) for day in published} == published
+    outbox = Path(env["TELCO_MART_DATA_DIR"]) / "outbox"
+    assert sorted(p.name for p in outbox.iterdir()) == sorted(d.isoformat() for d in published)  # no leftovers

@@ -36,3 +36,31 @@ def test_the_raw_gate_runs_after_ingest_and_before_every_dbt_task(dag) -> None:
         assert "quality_gate_raw" in task.get_flat_relative_ids(upstream=True), task.task_id
     # Nothing but the gate hangs off ingest, so a `fail` stops everything downstream.
     assert dag.get_task("ingest").downstream_task_ids == {"quality_gate_raw"}
+
+
+def test_the_output_gates_run_after_every_dbt_task_and_before_publish(dag) -> None:
+    marts_gate, publish_gate = dag.get_task("quality_gate_marts"), dag.get_task("quality_gate_publish")
+    dbt_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("dbt.")}
+    assert dbt_tasks <= marts_gate.get_flat_relative_ids(upstream=True)
+    assert publish_gate.upstream_task_ids == {"quality_gate_marts"}
+    assert dag.get_task("publish").upstream_task_ids == {"quality_gate_publish"}
+    assert {marts_gate.pool, publish_gate.pool} == {WAREHOUSE_POOL}
+
+
+def test_a_refused_gate_fails_the_task_without_retry_and_other_errors_keep_retrying() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from telco_mart.orchestration import fail_without_retry
+    from telco_mart.quality import QualityGateFailed
+
+    def refused() -> dict:
+        raise QualityGateFailed("data-quality gate (marts) failed for 2026-01-04: ...", [], Path("report.html"))
+
+    def broken() -> dict:
+        raise OSError("disk full")
+
+    with pytest.raises(AirflowFailException, match=r"gate \(marts\) failed"):
+        fail_without_retry(refused, QualityGateFailed)
+    with pytest.raises(OSError):
+        fail_without_retry(broken, QualityGateFailed)
+    assert fail_without_retry(lambda: {"ok": 1}, QualityGateFailed) == {"ok": 1}

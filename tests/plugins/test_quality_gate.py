@@ -81,7 +81,7 @@ def test_clean_days_pass_every_suite(clean_warehouse: Path, tmp_path: Path, chec
     assert dq_results(clean_warehouse, "select count(*), count(distinct suite) from marts.dq_results") == [
         (checks_per_day * days, 13)
     ]
-    assert outcome.report == tmp_path / "quality" / SMALL_END.isoformat() / "report.html"
+    assert outcome.report == tmp_path / "quality" / SMALL_END.isoformat() / "report-raw.html"
 
 
 @pytest.fixture(scope="module")

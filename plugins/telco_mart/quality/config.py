@@ -8,7 +8,7 @@ reviewer sees, not an edit of thirteen suites.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,20 @@ SETTING_TYPES: dict[str, type] = {
     "volume_min_history_days": int,
     "volume_min_mean_rows": int,
     "sample_rows": int,
+    # marts (expectations/marts): segment shares and churn rate of the month's base
+    "segment_share_min": float,
+    "segment_share_max": float,
+    "unclassified_share_max": float,
+    "churn_rate_max": float,
+    "share_min_base": int,
+    # publish (expectations/publish): list size against its history, control share
+    "list_size_ratio_min": float,
+    "list_size_ratio_max": float,
+    "list_size_window_days": int,
+    "list_size_min_history_days": int,
+    "list_size_min_mean_rows": int,
+    "control_share_tolerance_sd": float,
+    "control_share_min_rows": int,
 }
 
 
@@ -60,9 +74,14 @@ class FeedSettings:
 class GateConfig:
     defaults: dict[str, float | int]
     feeds: dict[str, dict[str, float | int]]
+    #: Overrides for one output table (``marts.<table>``), as ``feeds`` for a raw feed.
+    tables: dict[str, dict[str, float | int]] = field(default_factory=dict)
 
     def for_feed(self, feed: str) -> FeedSettings:
         return FeedSettings({**self.defaults, **self.feeds.get(feed, {})})
+
+    def for_table(self, table: str) -> FeedSettings:
+        return FeedSettings({**self.defaults, **self.tables.get(table, {})})
 
 
 def _checked(where: str, values: dict[str, Any], *, complete: bool) -> dict[str, float | int]:
@@ -90,11 +109,15 @@ def load_gate_config(directory: Path | None = None) -> GateConfig:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise QualityConfigError(f"{path} is missing: the gate's thresholds live there") from None
-    if unknown := sorted(set(data) - {"defaults", "feeds"}):
+    if unknown := sorted(set(data) - {"defaults", "feeds", "tables"}):
         raise QualityConfigError(f"{path}: unknown sections {unknown}")
     defaults = _checked(f"{path.name}: defaults", data.get("defaults") or {}, complete=True)
     feeds = {
         str(feed): _checked(f"{path.name}: feeds.{feed}", overrides or {}, complete=False)
         for feed, overrides in (data.get("feeds") or {}).items()
     }
-    return GateConfig(defaults=defaults, feeds=feeds)
+    tables = {
+        str(table): _checked(f"{path.name}: tables.{table}", overrides or {}, complete=False)
+        for table, overrides in (data.get("tables") or {}).items()
+    }
+    return GateConfig(defaults=defaults, feeds=feeds, tables=tables)

@@ -1,21 +1,36 @@
-"""The raw gate: validate the delivery dates just ingested, record, report, and stop on a fail.
+"""The gate's stages: validate, record, report, and stop on a fail.
 
 Order matters: results are stored and the report written *before* the gate raises, so the
 person paged by a failed run finds the reason in the task log, in ``marts.dq_results`` and
-in ``<data_dir>/quality/<run date>/report.html``.
+in ``<data_dir>/quality/<run date>/report-<stage>.html`` (one report per stage and date).
 
-Extension point for the output checks (marts and publish-ready lists, issue "Data-quality
-gate"): they get their own stage folder under ``expectations/`` (``marts/``, ``publish/``)
-and a module beside :mod:`telco_mart.quality.raw` that computes their day metrics and rows
-(opted-out or do-not-disturb contacts, duplicate contacts, caps, control share, list size
-against its history; rates in [0, 1], segment shares, KPI reconciliation), then call
-:func:`finish` with their findings, exactly as :func:`run_raw_gate_on` does. The publish task
-runs after that gate, so a ``fail`` leaves earlier days' outbox untouched.
+Stages:
+
+- ``raw`` (:func:`run_raw_gate_on`): the delivery dates just ingested, before dbt; suites in
+  ``expectations/raw/``, metrics in :mod:`telco_mart.quality.raw`.
+- output stages (:func:`run_stage_on`): the run date's slice of each output table, after the
+  work that built it. ``marts`` runs after dbt (suites in ``expectations/marts/``, metrics in
+  :mod:`telco_mart.quality.marts`): rates in [0, 1], segment shares, KPI reconciliation.
+  ``publish`` (:func:`run_publish_gate_on`) runs after the marts gate and before the publish
+  task writes the outbox (suites in ``expectations/publish/``, metrics in
+  :mod:`telco_mart.quality.publish`): no opted-out or do-not-disturb target, no duplicate
+  contact, one sales contact a day, caps respected, contact numbers usable, control share
+  within tolerance of the holdout, list size against its history. The publish task runs only
+  after that gate passes, so a ``fail`` publishes nothing for the date and leaves earlier
+  days' outbox untouched.
+
+Adding an output stage takes a folder ``expectations/<stage>/`` of suites, each naming its
+table and slice in ``meta`` (see :mod:`telco_mart.quality.outputs`), and a module
+``telco_mart.quality.<stage>`` defining ``METRICS`` (data asset -> metric name ->
+:class:`~telco_mart.quality.outputs.Metric`); then ``run_stage_on(con, "<stage>", ...)``
+runs it. Two stages may check the same table (``publish`` checks tables of the ``marts``
+schema); ``tables.<table>`` in gate.yml applies to the table whichever stage checks it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 import time
 from dataclasses import dataclass
@@ -27,6 +42,7 @@ import duckdb
 from telco_mart.contract import Contract, load_contract
 from telco_mart.quality.config import QualityConfigError, expectations_dir, load_gate_config
 from telco_mart.quality.gx_runner import GxRunner
+from telco_mart.quality.outputs import Metric, check_output_suite, table_columns, validate_output
 from telco_mart.quality.raw import STAGE as RAW_STAGE
 from telco_mart.quality.raw import check_suite, validate_feed
 from telco_mart.quality.report import render_report, write_report
@@ -182,6 +198,97 @@ def run_raw_gate_on(
         end=end,
         suites=[s.name for s in suites],
         findings=findings,
-        report=data_dir / "quality" / run_date.isoformat() / "report.html",
+        report=report_path(data_dir, run_date, RAW_STAGE),
         began=began,
     )
+
+
+def report_path(data_dir: Path, run_date: dt.date, stage: str) -> Path:
+    """Where a stage's report for a run date goes: one file per stage, so stages never overwrite each other."""
+    return data_dir / "quality" / run_date.isoformat() / f"report-{stage}.html"
+
+
+def stage_metrics(stage: str) -> dict[str, dict[str, Metric]]:
+    """The ``METRICS`` of the stage module ``telco_mart.quality.<stage>``."""
+    if stage == RAW_STAGE or not stage.isidentifier():
+        raise QualityConfigError(f"{stage!r} is not an output stage")
+    try:
+        module = importlib.import_module(f"telco_mart.quality.{stage}")
+    except ModuleNotFoundError as exc:
+        raise QualityConfigError(f"no module telco_mart.quality.{stage} with the {stage} stage's metrics") from exc
+    metrics = getattr(module, "METRICS", None)
+    if not isinstance(metrics, dict):
+        raise QualityConfigError(f"telco_mart.quality.{stage} defines no METRICS dict")
+    return metrics
+
+
+def output_assets(directory: Path) -> set[str]:
+    """The tables the suites of every output stage folder (all but ``raw``) name."""
+    stages = sorted(p.name for p in directory.iterdir() if p.is_dir() and p.name != RAW_STAGE and p.name.isidentifier())
+    return {suite.data_asset for stage in stages for suite in load_stage(directory, stage)}
+
+
+def load_output_suites(con: duckdb.DuckDBPyConnection, stage: str, directory: Path | None = None) -> list[GateSuite]:
+    """An output stage's suites, each checked against its table's columns and the stage's metrics."""
+    directory = directory or expectations_dir()
+    metrics = stage_metrics(stage)
+    suites = load_stage(directory, stage)
+    if not suites:
+        raise QualityConfigError(f"{directory / stage} holds no suite")
+    config = load_gate_config(directory)
+    if unknown := sorted(set(config.tables) - output_assets(directory)):
+        raise QualityConfigError(f"gate.yml overrides tables no output suite checks: {unknown}")
+    for suite in suites:
+        check_output_suite(suite, metrics.get(suite.data_asset, {}), table_columns(con, suite.data_asset))
+    return suites
+
+
+def run_stage_on(
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    run_date: dt.date,
+    run_id: str,
+    *,
+    data_dir: Path,
+    directory: Path | None = None,
+) -> GateOutcome:
+    """Validate the run date's slice of every table an output stage's suites name (``marts``...)."""
+    began = time.perf_counter()
+    directory = directory or expectations_dir()
+    config = load_gate_config(directory)
+    suites = load_output_suites(con, stage, directory)
+    metrics = stage_metrics(stage)
+    runner = GxRunner()
+    findings: list[Finding] = []
+    for suite in suites:
+        findings += validate_output(
+            con, runner, stage, suite, metrics.get(suite.data_asset, {}), run_date, config.for_table(suite.data_asset)
+        )
+    return finish(
+        con,
+        stage=stage,
+        run_id=run_id,
+        start=run_date,
+        end=run_date,
+        suites=[s.name for s in suites],
+        findings=findings,
+        report=report_path(data_dir, run_date, stage),
+        began=began,
+    )
+
+
+def run_marts_gate_on(
+    con: duckdb.DuckDBPyConnection, run_date: dt.date, run_id: str, *, data_dir: Path, directory: Path | None = None
+) -> GateOutcome:
+    """The marts stage (``expectations/marts/``) on the run date's slice of the public marts, after dbt."""
+    return run_stage_on(con, "marts", run_date, run_id, data_dir=data_dir, directory=directory)
+
+
+def run_publish_gate_on(
+    con: duckdb.DuckDBPyConnection, run_date: dt.date, run_id: str, *, data_dir: Path, directory: Path | None = None
+) -> GateOutcome:
+    """The publish stage (``expectations/publish/``) on the run date's target lists and decisions,
+    after dbt and the marts gate and before the publish task writes the outbox: raises
+    :class:`QualityGateFailed` (after storing the results and writing ``report-publish.html``)
+    when a list must not go out."""
+    return run_stage_on(con, "publish", run_date, run_id, data_dir=data_dir, directory=directory)

@@ -27,7 +27,7 @@ DQ_RESULTS_DDL = f"""
 create table if not exists {DQ_RESULTS} (
     run_id varchar not null,          -- the Airflow run (or the manual run) that validated
     run_date date not null,           -- the delivery date validated
-    stage varchar not null,           -- raw (after ingestion); marts and publish to come
+    stage varchar not null,           -- raw (after ingestion), marts (after dbt); publish to come
     suite varchar not null,           -- e.g. raw.usage_events (expectations/raw/usage_events.json)
     data_asset varchar not null,      -- the table validated
     expectation varchar not null,     -- expectation type and the column(s) it is about

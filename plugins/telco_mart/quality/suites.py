@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,6 +72,8 @@ class GateSuite:
     data_asset: str
     path: Path
     checks: tuple[Check, ...]
+    #: The suite's top-level ``meta`` (``data_asset``; ``scope`` on output stages, see outputs.py).
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def batch(self, batch: Batch) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if c.batch == batch)
@@ -128,7 +130,8 @@ def load_suite(path: Path) -> GateSuite:
         if (check.key, check.severity) in seen:
             raise QualityConfigError(f"{path}: {check.key} appears twice at severity {check.severity}")
         seen.add((check.key, check.severity))
-    suite = GateSuite(name=name, data_asset=data.get("meta", {}).get("data_asset", name), path=path, checks=checks)
+    meta = data.get("meta") or {}
+    suite = GateSuite(name=name, data_asset=meta.get("data_asset", name), path=path, checks=checks, meta=meta)
     # Let GX itself refuse unknown expectation types and bad kwargs.
     try:
         suite.gx_suite(checks)
@@ -138,16 +141,22 @@ def load_suite(path: Path) -> GateSuite:
 
 
 def load_stage(directory: Path, stage: str) -> list[GateSuite]:
-    """Every suite of a stage folder (``raw``), in name order."""
+    """Every suite of a stage folder (``raw``, ``marts``...), in name order."""
     folder = directory / stage
     if not folder.is_dir():
         raise QualityConfigError(f"{folder} is missing: the {stage} suites live there")
     return [load_suite(path) for path in sorted(folder.glob("*.json"))]
 
 
-def suite_document(name: str, data_asset: str, notes: str | None, expectations: list[dict[str, Any]]) -> str:
+def suite_document(
+    name: str,
+    data_asset: str,
+    notes: str | None,
+    expectations: list[dict[str, Any]],
+    meta: dict[str, Any] | None = None,
+) -> str:
     """The JSON text of a suite file, laid out the same way every time so diffs stay small."""
-    document: dict[str, Any] = {"name": name, "meta": {"data_asset": data_asset}}
+    document: dict[str, Any] = {"name": name, "meta": {"data_asset": data_asset, **(meta or {})}}
     if notes:
         document["notes"] = notes
     document["expectations"] = [

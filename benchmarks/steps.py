@@ -1,0 +1,396 @@
+"""One benchmark step, run in a fresh child process by ``run_benchmark.py``.
+
+Why a child per step: the parent reads the child's own wall time, CPU time and peak RSS
+from ``os.wait4``, so each figure belongs to that step alone (a long-lived process would
+carry the previous step's peak memory and warm caches into the next one).
+
+Usage (the parent builds these calls; a person rarely needs them):
+
+    python benchmarks/steps.py <step> <params.json> <result.json>
+
+The child writes ``result.json`` with rows in/out, the time spent inside SQL (DuckDB
+``execute`` calls, or dbt's run_results), and step details. Environment variables
+(``TELCO_MART_*``, ``DBT_THREADS``) come from the parent and point at the benchmark's own
+landing folder and warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The code under measurement: the checkout, or the snapshot of a revision the parent exported.
+SOURCE_ROOT = Path(os.environ.get("BENCH_SOURCE_ROOT", REPO_ROOT))
+sys.path.insert(0, str(SOURCE_ROOT / "plugins"))
+
+
+class SqlClock:
+    """Seconds spent inside DuckDB calls, so the parent can tell SQL time from the rest."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+
+    def timed(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - began
+            self.calls += 1
+
+
+class TimedRelation:
+    """A DuckDB relation whose method calls (where lazy relations actually run) are timed."""
+
+    def __init__(self, rel: Any, clock: SqlClock) -> None:
+        self._rel = rel
+        self._clock = clock
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._rel, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = self._clock.timed(attr, *args, **kwargs)
+            return TimedRelation(result, self._clock) if type(result).__name__ == "DuckDBPyRelation" else result
+
+        return call
+
+
+class TimedConnection:
+    """Delegates to a DuckDB connection, timing ``execute``, ``executemany`` and ``sql``.
+
+    Results are returned unchanged (``execute`` returns the real connection), so the code
+    under measurement behaves exactly as in the DAG; only fetches of already-run results
+    fall outside the clock, which undercounts SQL time slightly (the overhead figure is
+    then, if anything, too high).
+    """
+
+    def __init__(self, con: Any, clock: SqlClock) -> None:
+        self._con = con
+        self._clock = clock
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self._clock.timed(self._con.execute, *args, **kwargs)
+
+    def executemany(self, *args: Any, **kwargs: Any) -> Any:
+        return self._clock.timed(self._con.executemany, *args, **kwargs)
+
+    def sql(self, *args: Any, **kwargs: Any) -> TimedRelation:
+        return TimedRelation(self._clock.timed(self._con.sql, *args, **kwargs), self._clock)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+def _time_connections(module: Any, clock: SqlClock) -> None:
+    """Make ``module.connect`` hand out timed connections (the module's own global)."""
+    original = module.connect
+
+    @contextmanager
+    def timed_connect(*args: Any, **kwargs: Any) -> Iterator[TimedConnection]:
+        with original(*args, **kwargs) as con:
+            yield TimedConnection(con, clock)
+
+    module.connect = timed_connect
+
+
+def step_generate(params: dict[str, Any]) -> dict[str, Any]:
+    """The project's generator (the code behind ``telco-mart generate``), all days in one call."""
+    from telco_mart.generate import generate
+
+    summary = generate(
+        subscribers=int(params["subscribers"]),
+        start=date.fromisoformat(params["start"]),
+        end=date.fromisoformat(params["end"]),
+        seed=int(params["seed"]),
+        out=Path(params["landing"]),
+        fmt="parquet",
+        events_per_sub_day=float(params["events_per_sub_day"]),
+        log=print,
+    )
+    rows = dict(summary.rows_per_feed)
+    return {
+        "rows_in": 0,
+        "rows_out": sum(rows.values()),
+        "sql_seconds": None,
+        "detail": {"files_written": summary.files_written, "rows_per_feed": rows},
+    }
+
+
+def _per_feed_ingest_clock() -> dict[str, dict[str, float]]:
+    """Wrap the loader's per-file function to add up each feed's files, rows and seconds."""
+    from telco_mart.ingest import loader
+
+    per_feed: dict[str, dict[str, float]] = {}
+    original = loader.ingest_file
+
+    def ingest_file(*args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        outcome = original(*args, **kwargs)
+        entry = per_feed.setdefault(outcome.feed, {"files": 0, "rows_loaded": 0, "seconds": 0.0})
+        entry["files"] += 1
+        entry["rows_loaded"] += outcome.rows_loaded
+        entry["seconds"] += time.perf_counter() - began
+        return outcome
+
+    loader.ingest_file = ingest_file
+    return per_feed
+
+
+def step_ingest(params: dict[str, Any]) -> dict[str, Any]:
+    """``telco_mart.pipeline.run_ingest`` as the DAG's ``ingest`` task calls it, after the
+    ``campaign_catalog`` task's load of the campaign catalog (a few milliseconds).
+
+    With ``dates`` given (a catch-up of several delivery dates in one go) the loader is
+    called with that explicit list instead, which the DAG never does.
+    """
+    from telco_mart import pipeline
+    from telco_mart.config import Settings
+    from telco_mart.ingest import ingest
+
+    clock = SqlClock()
+    _time_connections(pipeline, clock)
+    per_feed = _per_feed_ingest_clock()
+    run_date = date.fromisoformat(params["run_date"])
+    if hasattr(pipeline, "run_load_catalog"):
+        # the DAG's first task (campaign_catalog): without it the decisions have no campaigns
+        pipeline.run_load_catalog()
+    if params.get("dates"):
+        settings = Settings.from_env()
+        with pipeline.connect(settings=settings) as con:
+            summary = ingest(
+                con,
+                settings.landing_dir,
+                run_date,
+                dates=[date.fromisoformat(d) for d in params["dates"]],
+                run_id=params["run_id"],
+                progress=lambda _line: None,
+            ).summary()
+    else:
+        summary = pipeline.run_ingest(run_date, run_id=params["run_id"])
+    return {
+        "rows_in": int(summary["rows_read"]),
+        "rows_out": int(summary["rows_loaded"]),
+        "sql_seconds": clock.seconds,
+        "detail": {"summary": summary, "per_feed": per_feed, "sql_calls": clock.calls},
+    }
+
+
+def step_gate(params: dict[str, Any]) -> dict[str, Any]:
+    """``telco_mart.pipeline.run_raw_gate`` over the ingested delivery dates, as the DAG does."""
+    from telco_mart import pipeline
+    from telco_mart.quality import QualityGateFailed
+
+    clock = SqlClock()
+    _time_connections(pipeline, clock)
+    start, end = date.fromisoformat(params["start"]), date.fromisoformat(params["end"])
+    status, error = "ok", None
+    try:
+        summary = pipeline.run_raw_gate(date.fromisoformat(params["run_date"]), params["run_id"], start=start, end=end)
+    except QualityGateFailed as failed:
+        # A failing gate stops the DAG; the benchmark records it and goes on measuring.
+        status, error, summary = "gate_failed", str(failed)[:2000], {}
+    return {
+        "status": status,
+        "error": error,
+        "rows_in": None,  # counted by the parent: raw rows of the validated dates
+        "rows_out": int(summary.get("results", 0)),
+        "sql_seconds": clock.seconds,
+        "detail": {"summary": summary, "sql_calls": clock.calls},
+    }
+
+
+def _interval_union(intervals: list[tuple[float, float]]) -> float:
+    """Wall-clock seconds covered by at least one interval (dbt threads overlap)."""
+    total, current_start, current_end = 0.0, None, None
+    for start, end in sorted(intervals):
+        if current_end is None or start > current_end:
+            if current_end is not None:
+                total += current_end - current_start
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_end is not None:
+        total += current_end - current_start
+    return total
+
+
+def summarise_run_results(path: Path) -> dict[str, Any]:
+    """SQL time from dbt's run_results.json: summed per node, and as wall-clock union."""
+    results = json.loads(path.read_text())["results"]
+    execute_intervals: list[tuple[float, float]] = []
+    summed = 0.0
+    nodes: dict[str, int] = {}
+    for result in results:
+        nodes[result["status"]] = nodes.get(result["status"], 0) + 1
+        for timing in result.get("timing", []):
+            if timing.get("name") == "execute" and timing.get("started_at") and timing.get("completed_at"):
+                started = datetime.fromisoformat(timing["started_at"].replace("Z", "+00:00")).timestamp()
+                completed = datetime.fromisoformat(timing["completed_at"].replace("Z", "+00:00")).timestamp()
+                execute_intervals.append((started, completed))
+                summed += completed - started
+    relations = sorted(
+        {r["relation_name"] for r in results if r.get("relation_name") and r["unique_id"].startswith("model.")}
+    )
+    return {
+        "nodes_by_status": nodes,
+        "sql_seconds_summed": summed,
+        "sql_seconds_union": _interval_union(execute_intervals),
+        "relations": relations,
+        "slowest": sorted(
+            ({"node": r["unique_id"], "seconds": round(r["execution_time"], 3)} for r in results),
+            key=lambda n: -n["seconds"],
+        )[:8],
+    }
+
+
+def step_dbt(params: dict[str, Any]) -> dict[str, Any]:
+    """One ``dbt build`` with the DAG's vars, through dbt's in-process runner (one writer, dbt threads)."""
+    from dbt.cli.main import dbtRunner
+
+    project = SOURCE_ROOT / "dbt_project"
+    target = Path(params["target_dir"])
+    args = [
+        params.get("command", "build"),
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target / "logs"),
+        "--vars",
+        json.dumps(params["vars"]),
+        *params.get("selection", []),
+    ]
+    print("dbt " + " ".join(args), flush=True)
+    outcome = dbtRunner().invoke(args)
+    run_results = target / "run_results.json"
+    summary = summarise_run_results(run_results) if run_results.exists() else {}
+    status = "ok" if outcome.success else "failed"
+    error = None if outcome.success else f"dbt {args[0]} failed: {outcome.exception or 'see the step log'}"
+    return {
+        "status": status,
+        "error": error,
+        "rows_in": None,  # counted by the parent
+        "rows_out": None,
+        "sql_seconds": summary.get("sql_seconds_union"),
+        "detail": summary,
+    }
+
+
+def step_publish(params: dict[str, Any]) -> dict[str, Any]:
+    """``telco_mart.publish.publish_day`` when the campaign engine provides it."""
+    try:
+        from telco_mart import publish
+    except ImportError as missing:
+        return {"status": "skipped", "error": f"telco_mart.publish not importable: {missing}", "rows_in": 0}
+    clock = SqlClock()
+    for module in (publish, sys.modules.get("telco_mart.pipeline")):
+        if module is not None and hasattr(module, "connect"):
+            _time_connections(module, clock)
+    result = publish.publish_day(date.fromisoformat(params["run_date"]), run_id=params["run_id"])
+    rows = [v for k, v in (result or {}).items() if "rows" in k and isinstance(v, int) and not isinstance(v, bool)]
+    return {
+        "rows_in": None,
+        "rows_out": sum(rows) if rows else None,
+        "sql_seconds": clock.seconds if clock.calls else None,
+        "detail": {"result": json.loads(json.dumps(result, default=str))},
+    }
+
+
+#: The day's core aggregation written directly against the landed files: the same measures
+#: as int_usage_events_aggregated_to_subscriber_days (voice, SMS, data, rated amounts, main
+#: cell), without the validation, lineage, de-duplication and history the pipeline keeps.
+DIRECT_DAILY_FACTS_SQL = """
+create table direct_facts as
+with events as (
+    select subscriber_id, cell_id, event_type, call_type, duration_sec, data_mb, charged_amount,
+           cast(event_ts as date) as date_day, hour(event_ts) as hour_of_day
+    from read_parquet(?)
+),
+per_cell as (
+    select subscriber_id, date_day, cell_id, count(*) as n from events group by all
+),
+main_cells as (
+    select subscriber_id, date_day, arg_max(cell_id, n) as main_cell_id from per_cell group by all
+),
+per_day as (
+    select subscriber_id, date_day,
+        count(*) filter (where event_type = 'voice') as voice_calls,
+        coalesce(sum(duration_sec) filter (where event_type = 'voice'), 0) / 60.0 as voice_minutes,
+        coalesce(sum(duration_sec) filter (where event_type = 'voice' and call_type = 'roaming'), 0) / 60.0
+            as voice_minutes_roaming,
+        count(*) filter (where event_type = 'sms') as sms_count,
+        count(*) filter (where event_type = 'data') as data_sessions,
+        coalesce(sum(data_mb), 0) as data_mb,
+        coalesce(sum(data_mb) filter (where hour_of_day >= 22 or hour_of_day < 5), 0) as data_mb_night,
+        count(*) as usage_events,
+        coalesce(sum(charged_amount), 0) as rated_usage_amount
+    from events group by all
+)
+select per_day.*, main_cells.main_cell_id
+from per_day left join main_cells using (subscriber_id, date_day)
+"""
+
+
+def step_direct_query(params: dict[str, Any]) -> dict[str, Any]:
+    """Reference (a): landed usage files to per-subscriber daily facts in one DuckDB query."""
+    import duckdb
+
+    from telco_mart.config import Settings
+
+    settings = Settings.from_env()
+    pattern = str(Path(params["landing"]) / "usage_events" / params["day"] / "*.parquet")
+    con = duckdb.connect()
+    try:
+        con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
+        con.execute(f"set threads = {int(settings.duckdb_threads)}")
+        began = time.perf_counter()
+        con.execute(DIRECT_DAILY_FACTS_SQL, [pattern])
+        sql_seconds = time.perf_counter() - began
+        rows_in = con.execute("select count(*) from read_parquet(?)", [pattern]).fetchall()[0][0]
+        rows_out = con.execute("select count(*) from direct_facts").fetchall()[0][0]
+    finally:
+        con.close()
+    return {"rows_in": rows_in, "rows_out": rows_out, "sql_seconds": sql_seconds, "detail": {"files": pattern}}
+
+
+STEPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "generate": step_generate,
+    "ingest": step_ingest,
+    "gate": step_gate,
+    "dbt": step_dbt,
+    "publish": step_publish,
+    "direct_query": step_direct_query,
+}
+
+
+def main(argv: list[str]) -> int:
+    step, params_path, result_path = argv
+    params = json.loads(Path(params_path).read_text())
+    try:
+        result = STEPS[step](params)
+        result.setdefault("status", "ok")
+    except Exception as exc:  # the parent records the failure and decides whether to go on
+        traceback.print_exc()
+        result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:2000]}
+    Path(result_path).write_text(json.dumps(result, indent=2, default=str))
+    return 0 if result["status"] in ("ok", "skipped", "gate_failed") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Campaigns: the catalog marketing owns, and publishing the daily target lists."""

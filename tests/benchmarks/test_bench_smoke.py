@@ -1,0 +1,133 @@
+"""The benchmark harness at a smoke scale: it runs, and its figures add up.
+
+CI keeps ``benchmarks/run_benchmark.py`` working with this test; the real figures come from
+``make bench``. No assertion here is about time: a shared CI machine makes any time bound
+flaky, and the harness's job is to report times, not to judge them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO_ROOT, open_warehouse
+
+pytestmark = pytest.mark.dbt
+
+HARNESS = REPO_ROOT / "benchmarks" / "run_benchmark.py"
+PIPELINE_STEPS = ("ingest", "gate", "dbt", "decisions", "publish")
+NUMBERS = ("wall_s", "cpu_user_s", "cpu_sys_s", "cpu_s", "peak_rss_mib", "rows_in", "rows_out", "sql_s", "rows_per_s")
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One tiny harness run: 200 subscribers, 2 history days, incremental day 1, dbt models only."""
+    results = tmp_path_factory.mktemp("bench-results")
+    work = tmp_path_factory.mktemp("bench-work")
+    cmd = [
+        sys.executable,
+        str(HARNESS),
+        "--subscribers=200",
+        "--history-days=2",
+        "--incremental-days=1",
+        "--events-per-sub-day=4",
+        # models only: the ~300 dbt tests would triple the test's time and measure nothing new
+        "--dbt-command=run",
+        "--name=smoke",
+        f"--results-dir={results}",
+        f"--work-dir={work}",
+        "--keep-data",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+    out_dir = results / "smoke"
+    assert proc.returncode == 0, f"harness failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    return {
+        "out_dir": out_dir,
+        "warehouse": work / "data" / "warehouse.duckdb",
+        "doc": json.loads((out_dir / "results.json").read_text()),
+    }
+
+
+def steps_of(doc: dict[str, Any], run: str) -> dict[str, dict[str, Any]]:
+    return {s["step"]: s for s in doc["steps"] if s["run"] == run}
+
+
+def test_results_files_and_machine_context(bench: dict[str, Any]) -> None:
+    doc = bench["doc"]
+    markdown = (bench["out_dir"] / "results.md").read_text()
+    assert "| run | day | k | step |" in markdown
+    assert "load average" in markdown
+    assert doc["machine"]["cores"] >= 1 and doc["machine"]["memory_total_gib"] > 0
+    assert len(doc["load_start"]) == 3 and len(doc["load_end"]) == 3
+
+
+def test_every_step_is_recorded_with_non_negative_figures(bench: dict[str, Any]) -> None:
+    doc = bench["doc"]
+    assert steps_of(doc, "setup")["generate"]["status"] == "ok"
+    for run in ("history", "incremental"):
+        steps = steps_of(doc, run)
+        assert set(PIPELINE_STEPS) <= set(steps), f"{run}: {sorted(steps)}"
+        for name in PIPELINE_STEPS:
+            assert steps[name]["status"] == "ok", steps[name]
+    assert {"direct_query", "dbt_daily_facts"} <= set(steps_of(doc, "reference"))
+    for step in doc["steps"]:
+        for key in NUMBERS:
+            assert step[key] is None or step[key] >= 0, (step["run"], step["step"], key, step[key])
+        if step["status"] == "ok":
+            assert step["wall_s"] > 0 and step["peak_rss_mib"] > 0
+
+
+def test_row_counts_match_the_warehouse(bench: dict[str, Any]) -> None:
+    doc = bench["doc"]
+    history, incremental = steps_of(doc, "history"), steps_of(doc, "incremental")
+    day = incremental["ingest"]["day"]
+    con = open_warehouse(bench["warehouse"])
+    try:
+        feeds = [
+            t
+            for (t,) in con.execute(
+                "select table_name from information_schema.columns where table_schema = 'raw' "
+                "and column_name = '_delivery_date'"
+            ).fetchall()
+        ]
+        raw_total = sum(con.execute(f'select count(*) from raw."{t}"').fetchall()[0][0] for t in feeds)
+        raw_day = sum(
+            con.execute(f'select count(*) from raw."{t}" where _delivery_date = ?', [day]).fetchall()[0][0]
+            for t in feeds
+        )
+        registry = con.execute(
+            "select sum(rows_read), sum(rows_loaded) from raw.file_registry where status = 'loaded'"
+        ).fetchall()[0]
+        usage_day = con.execute("select count(*) from raw.usage_events where _delivery_date = ?", [day]).fetchall()[0][
+            0
+        ]
+    finally:
+        con.close()
+
+    assert history["ingest"]["rows_out"] + incremental["ingest"]["rows_out"] == raw_total
+    assert incremental["ingest"]["rows_out"] == raw_day
+    assert incremental["gate"]["rows_in"] == incremental["dbt"]["rows_in"] == raw_day
+    assert registry == (
+        history["ingest"]["rows_in"] + incremental["ingest"]["rows_in"],
+        history["ingest"]["rows_out"] + incremental["ingest"]["rows_out"],
+    )
+    # every generated row was delivered and read (history plus the one incremental day)
+    assert steps_of(doc, "setup")["generate"]["rows_out"] == registry[0]
+    assert steps_of(doc, "reference")["direct_query"]["rows_in"] == usage_day
+    assert incremental["dbt"]["rows_out"] > 0
+
+
+def test_summary_compares_days_and_reports_both_references(bench: dict[str, Any]) -> None:
+    summary = bench["doc"]["summary"]
+    runs = {(r["run"], r["incremental_day"]) for r in summary["runs"]}
+    assert {("history", None), ("incremental", 1)} <= runs
+    first = next(r for r in summary["runs"] if r["run"] == "incremental")
+    assert first["ratio_to_first"] == 1.0
+    reference_a = summary["reference_a"]
+    assert reference_a["direct_query_wall_s"] > 0 and reference_a["pipeline_wall_s"] > 0
+    assert reference_a["subscriber_days"] > 0
+    assert summary["reference_b"] and all(b["sql_s"] >= 0 for b in summary["reference_b"])
