@@ -4,7 +4,7 @@ It generates operator data with the project's generator (Parquet, realistic dens
 runs the steps the operator_daily DAG runs, each in a fresh child process so that wall
 time, CPU time (user + sys) and peak RSS belong to that step alone:
 
-    generate -> [history run] ingest, quality gate, dbt build, decisions, publish
+    generate -> [history run] ingest, raw gate, dbt build, decisions, marts gate, publish gate, publish
              -> [incremental day k, for each k asked] the same five steps for one day
 
 The history run is the DAG's first run over a fresh warehouse (ingest takes every landed
@@ -54,7 +54,8 @@ sys.path.insert(0, str(REPO_ROOT / "plugins"))
 from telco_mart.runtime import WAREHOUSE_POOL, airflow_environment  # noqa: E402
 
 STEPS_SCRIPT = Path(__file__).resolve().with_name("steps.py")
-PIPELINE_STEPS = ("ingest", "gate", "dbt", "decisions", "publish")
+PIPELINE_STEPS = ("ingest", "gate", "dbt", "decisions", "marts_gate", "publish_gate", "publish")
+GATE_STEPS = ("gate", "marts_gate", "publish_gate")
 CAMPAIGNS_PATH = "models/marts/campaigns"
 
 
@@ -277,7 +278,8 @@ class Bench:
 
     # -- the pipeline's runs -----------------------------------------------------------------
     def pipeline_run(self, run: str, day: date, k: int | None, dates: list[date] | None = None) -> dict[str, Any]:
-        """ingest -> gate -> dbt -> decisions -> publish for one run date, as the DAG orders them."""
+        """ingest -> raw gate -> dbt -> decisions -> marts gate -> publish gate -> publish for one
+        run date, as the DAG orders them; a failed gate skips publish, as in the DAG."""
         run_id = f"bench__{run}__{day.isoformat()}"
         tag = {"incremental_day": k}
         ingest_params: dict[str, Any] = {"run_date": day.isoformat(), "run_id": run_id}
@@ -336,7 +338,21 @@ class Bench:
         else:
             self.skipped(run, day, "decisions", f"dbt_project/{CAMPAIGNS_PATH} has no models yet", **tag)
 
-        self.step(run, day, "publish", "publish", {"run_date": day.isoformat(), "run_id": run_id}, **tag)
+        refused = [gate] if gate.status == "gate_failed" else []
+        for stage in ("marts", "publish"):
+            output_gate = self.step(
+                run,
+                day,
+                f"{stage}_gate",
+                "gate",
+                {"stage": stage, "run_date": day.isoformat(), "run_id": run_id},
+                **tag,
+            )
+            refused += [output_gate] if output_gate.status == "gate_failed" else []
+        if refused:
+            self.skipped(run, day, "publish", f"refused by {', '.join(r.step for r in refused)}", **tag)
+        else:
+            self.step(run, day, "publish", "publish", {"run_date": day.isoformat(), "run_id": run_id}, **tag)
         return {"batch_start_date": start.isoformat(), "batch_end_date": end.isoformat(), "vars": dbt_vars}
 
     def catch_up(self, days: list[date]) -> None:
@@ -411,7 +427,7 @@ def parse_airflow_log(text: str) -> dict[str, Any]:
     ansi = re.compile(r"\x1b\[[0-9;]*m")
     lines = list(dict.fromkeys(ansi.sub("", line) for line in text.splitlines()))
     file_line = re.compile(r"(?:loaded|rejected|skipped_duplicate|replaced_by_new)\s+\S+: read .*\[(\d+\.\d+)s\]")
-    gate_line = re.compile(r"raw quality gate: .*'seconds': (\d+(?:\.\d+)?)")
+    gate_line = re.compile(r"(?:raw|marts|publish) quality gate: .*'seconds': (\d+(?:\.\d+)?)")
     ingest = [float(m.group(1)) for line in lines if (m := file_line.search(line))]
     gate = [float(m.group(1)) for line in lines if (m := gate_line.search(line))]
     dbt_nodes = [
@@ -448,6 +464,7 @@ def _total(results: list[StepResult], run: str, day: str) -> dict[str, Any]:
         "failed_steps": [r.step for r in steps if r.status not in ("ok", "gate_failed")],
         "rows_in": next((r.rows_in for r in steps if r.step == "ingest"), None),
         "incremental_day": next((r.incremental_day for r in steps), None),
+        "gate_wall_s": round(sum(r.wall_s for r in steps if r.step in GATE_STEPS), 3),
     }
 
 
@@ -565,13 +582,16 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "",
         "## Runs (sum of the steps that ran)",
         "",
-        "| run | day | k | wall s | CPU s | peak RSS MiB | rows in (ingest) | vs first incremental day |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| run | day | k | wall s | CPU s | peak RSS MiB | rows in (ingest) | quality gates s (share) "
+        "| vs first incremental day |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for t in s["runs"]:
+        gate_share = f" ({t['gate_wall_s'] / t['wall_s']:.0%})" if t["wall_s"] else ""
         lines.append(
             f"| {t['run']} | {t['day']} | {_fmt(t['incremental_day'])} | {_fmt(t['wall_s'])} | {_fmt(t['cpu_s'])} | "
-            f"{_fmt(t['peak_rss_mib'], 0)} | {_fmt(t['rows_in'])} | {_fmt(t.get('ratio_to_first'), 2)} |"
+            f"{_fmt(t['peak_rss_mib'], 0)} | {_fmt(t['rows_in'])} | {_fmt(t['gate_wall_s'])}{gate_share} | "
+            f"{_fmt(t.get('ratio_to_first'), 2)} |"
             + (f" failed: {', '.join(t['failed_steps'])}" if t["failed_steps"] else "")
         )
     if skipped := sorted({f"{r['step']}: {r['error']}" for r in doc["steps"] if r["status"] == "skipped"}):

@@ -189,26 +189,34 @@ def step_ingest(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def step_gate(params: dict[str, Any]) -> dict[str, Any]:
-    """``telco_mart.pipeline.run_raw_gate`` over the ingested delivery dates, as the DAG does."""
+    """One stage of the quality gate, as the DAG runs it: ``raw`` over the ingested delivery
+    dates (after ingest), ``marts`` and ``publish`` on the run date (after dbt, before publish)."""
     from telco_mart import pipeline
     from telco_mart.quality import QualityGateFailed
 
     clock = SqlClock()
     _time_connections(pipeline, clock)
-    start, end = date.fromisoformat(params["start"]), date.fromisoformat(params["end"])
+    stage = params.get("stage", "raw")
+    run_date = date.fromisoformat(params["run_date"])
     status, error = "ok", None
     try:
-        summary = pipeline.run_raw_gate(date.fromisoformat(params["run_date"]), params["run_id"], start=start, end=end)
+        if stage == "raw":
+            start, end = date.fromisoformat(params["start"]), date.fromisoformat(params["end"])
+            summary = pipeline.run_raw_gate(run_date, params["run_id"], start=start, end=end)
+        elif stage == "marts":
+            summary = pipeline.run_marts_gate(run_date, params["run_id"])
+        else:
+            summary = pipeline.run_publish_gate(run_date, params["run_id"])
     except QualityGateFailed as failed:
         # A failing gate stops the DAG; the benchmark records it and goes on measuring.
         status, error, summary = "gate_failed", str(failed)[:2000], {}
     return {
         "status": status,
         "error": error,
-        "rows_in": None,  # counted by the parent: raw rows of the validated dates
+        "rows_in": None,  # raw: counted by the parent (raw rows of the validated dates)
         "rows_out": int(summary.get("results", 0)),
         "sql_seconds": clock.seconds,
-        "detail": {"summary": summary, "sql_calls": clock.calls},
+        "detail": {"stage": stage, "summary": summary, "sql_calls": clock.calls},
     }
 
 
@@ -257,8 +265,13 @@ def summarise_run_results(path: Path) -> dict[str, Any]:
 
 
 def step_dbt(params: dict[str, Any]) -> dict[str, Any]:
-    """One ``dbt build`` with the DAG's vars, through dbt's in-process runner (one writer, dbt threads)."""
+    """One ``dbt build`` with the DAG's vars and environment, through dbt's in-process runner
+    (one writer, dbt threads)."""
     from dbt.cli.main import dbtRunner
+
+    from telco_mart.config import Settings
+
+    os.environ.update(Settings.from_env().dbt_environment())
 
     project = SOURCE_ROOT / "dbt_project"
     target = Path(params["target_dir"])

@@ -137,3 +137,18 @@ def built_warehouse(small_landing: Path, tmp_path_factory: pytest.TempPathFactor
     ingest_landing(small_landing, warehouse, SMALL_END)
     run_dbt(["build"], warehouse, work / "target")
     return warehouse
+
+
+@pytest.fixture(scope="session")
+def campaign_warehouse(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small landing ingested, the campaign catalog loaded, the campaign models (and what
+    they read) built by `dbt run` for the landing's last day: read-only for tests."""
+    from telco_mart.campaigns.catalog import load_catalog, store_catalog
+
+    work = tmp_path_factory.mktemp("publish_gate")
+    warehouse = work / "warehouse.duckdb"
+    ingest_landing(small_landing, warehouse, SMALL_END)
+    with duckdb.connect(str(warehouse)) as con:
+        store_catalog(con, load_catalog())
+    run_dbt(["run", "--select", "+campaign_targets_daily"], warehouse, work / "target", {"run_date": str(SMALL_END)})
+    return warehouse

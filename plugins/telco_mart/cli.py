@@ -15,6 +15,9 @@ from pathlib import Path
 
 from telco_mart.config import Settings
 
+#: The stages of the data-quality gate, in the order the DAG runs them (expectations/<stage>/).
+QUALITY_STAGES = ("raw", "marts", "publish")
+
 
 def _date(text: str) -> date:
     try:
@@ -141,15 +144,29 @@ def _cmd_quality_scaffold(args: argparse.Namespace) -> int:
 
 
 def _cmd_quality_check(args: argparse.Namespace) -> int:
-    from telco_mart.pipeline import run_raw_gate
+    """Rerun one stage of the data-quality gate by hand, as the DAG's task for that stage does."""
+    from telco_mart import pipeline
     from telco_mart.quality import QualityGateFailed
 
+    if args.stage != "raw" and (given := [f for f, v in (("--start", args.start), ("--end", args.end)) if v]):
+        args.usage_error(
+            f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} only to --stage raw (a range "
+            f"of delivery dates); --stage {args.stage} checks the run date's slice: give --date only"
+        )
+    if (args.end or args.date) < (args.start or args.date):
+        args.usage_error("the delivery dates --start..--end (each --date when not given) run backwards")
     try:
-        summary = run_raw_gate(args.date, start=args.start, end=args.end)
+        if args.stage == "raw":
+            summary = pipeline.run_raw_gate(args.date, start=args.start, end=args.end)
+        elif args.stage == "marts":
+            summary = pipeline.run_marts_gate(args.date)
+        else:
+            summary = pipeline.run_publish_gate(args.date)
     except QualityGateFailed as failed:
-        print(failed, file=sys.stderr)
+        print(failed, file=sys.stderr)  # names the failures and ends with the report's path
         return 1
     print(json.dumps(summary, indent=2))
+    print(f"report: {summary['report']}", file=sys.stderr)
     return 0
 
 
@@ -252,11 +269,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scaffold.add_argument("--check", action="store_true", help="change nothing; exit 1 if a suite is out of date")
     scaffold.set_defaults(func=_cmd_quality_scaffold)
-    check = quality_sub.add_parser("check", help="run the raw gate on the warehouse for a delivery date")
+    check = quality_sub.add_parser(
+        "check",
+        help="rerun a stage of the gate on the warehouse: raw (delivery dates), marts or publish (the run date)",
+    )
+    check.add_argument(
+        "--stage",
+        choices=QUALITY_STAGES,
+        default="raw",
+        help="raw: the raw feeds after ingest (default); marts: the public marts after dbt; "
+        "publish: the day's target lists before the outbox",
+    )
     check.add_argument("--date", type=_date, required=True, help="run date (the report goes under it)")
-    check.add_argument("--start", type=_date, help="first delivery date to validate (default --date)")
-    check.add_argument("--end", type=_date, help="last delivery date to validate (default --date)")
-    check.set_defaults(func=_cmd_quality_check)
+    check.add_argument("--start", type=_date, help="raw only: first delivery date to validate (default --date)")
+    check.add_argument("--end", type=_date, help="raw only: last delivery date to validate (default --date)")
+    check.set_defaults(func=_cmd_quality_check, usage_error=check.error)
 
     campaigns = sub.add_parser("campaigns", help="the campaign catalog (campaigns/catalog.yml)")
     campaigns_sub = campaigns.add_subparsers(dest="campaigns_command", required=True)

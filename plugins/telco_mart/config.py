@@ -15,6 +15,7 @@ directory with one variable, and tests point a whole run at a temporary folder.
 | TELCO_MART_DUCKDB_THREADS | number of cores | DuckDB worker threads |
 | TELCO_MART_TASK_RETRIES | `2` | Airflow retries of a failed task (with exponential backoff) |
 | TELCO_MART_RETRY_DELAY_SECONDS | `60` | first retry delay |
+| TELCO_MART_DBT_UNIT_TESTS | `false` | also run dbt's unit tests in the DAG's dbt builds (see `dbt_environment`) |
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Settings:
     duckdb_threads: int
     task_retries: int
     retry_delay_seconds: int
+    dbt_unit_tests: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,4 +60,17 @@ class Settings:
             duckdb_threads=int(os.environ.get("TELCO_MART_DUCKDB_THREADS", os.cpu_count() or 2)),
             task_retries=int(os.environ.get("TELCO_MART_TASK_RETRIES", "2")),
             retry_delay_seconds=int(os.environ.get("TELCO_MART_RETRY_DELAY_SECONDS", "60")),
+            dbt_unit_tests=os.environ.get("TELCO_MART_DBT_UNIT_TESTS", "false").strip().lower() in ("1", "true", "yes"),
+        )
+
+    def dbt_environment(self) -> dict[str, str]:
+        """Environment of the pipeline's dbt invocations (the DAG's and the benchmark's).
+
+        dbt's unit tests check the SQL logic on fixed inputs: they belong to CI (``make
+        test`` builds with them) and say nothing about the day's data, yet cost about a
+        second each in every daily build. The daily run leaves them out unless
+        TELCO_MART_DBT_UNIT_TESTS is true; the data tests still run.
+        """
+        return {"TELCO_MART_WAREHOUSE": str(self.warehouse_path)} | (
+            {} if self.dbt_unit_tests else {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}
         )

@@ -51,7 +51,7 @@ def dbt_task_group(
         project_config=ProjectConfig(
             dbt_project_path=project_dir,
             manifest_path=project_dir / "target" / "manifest.json",
-            env_vars={"TELCO_MART_WAREHOUSE": str(settings.warehouse_path)},
+            env_vars=settings.dbt_environment(),
             install_dbt_deps=False,  # no dbt packages: `dbt deps` would need the internet
         ),
         profile_config=ProfileConfig(

@@ -19,7 +19,8 @@ from tests.conftest import REPO_ROOT, open_warehouse
 pytestmark = pytest.mark.dbt
 
 HARNESS = REPO_ROOT / "benchmarks" / "run_benchmark.py"
-PIPELINE_STEPS = ("ingest", "gate", "dbt", "decisions", "publish")
+PIPELINE_STEPS = ("ingest", "gate", "dbt", "decisions", "marts_gate", "publish_gate", "publish")
+GATE_STEPS = ("gate", "marts_gate", "publish_gate")
 NUMBERS = ("wall_s", "cpu_user_s", "cpu_sys_s", "cpu_s", "peak_rss_mib", "rows_in", "rows_out", "sql_s", "rows_per_s")
 
 
@@ -127,6 +128,10 @@ def test_summary_compares_days_and_reports_both_references(bench: dict[str, Any]
     assert {("history", None), ("incremental", 1)} <= runs
     first = next(r for r in summary["runs"] if r["run"] == "incremental")
     assert first["ratio_to_first"] == 1.0
+    # the quality gates' share of the day: all three stages ran and are summed
+    gates = steps_of(bench["doc"], "incremental")
+    assert first["gate_wall_s"] == pytest.approx(sum(gates[g]["wall_s"] for g in GATE_STEPS), abs=0.01)
+    assert all(gates[g]["rows_out"] > 0 for g in GATE_STEPS)
     reference_a = summary["reference_a"]
     assert reference_a["direct_query_wall_s"] > 0 and reference_a["pipeline_wall_s"] > 0
     assert reference_a["subscriber_days"] > 0

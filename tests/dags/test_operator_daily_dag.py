@@ -87,3 +87,21 @@ def test_dbt_tasks_get_the_ingested_batch_as_vars(dag) -> None:
     task = next(t for t in dag.tasks if t.task_id.startswith("dbt.stg_mediation__usage_events"))
     assert "batch_start_date" in task.vars and "xcom_pull(task_ids='ingest')" in task.vars["batch_start_date"]
     assert task.vars["run_date"] == "{{ ds }}"
+
+
+def test_dbt_tasks_write_the_configured_warehouse_and_leave_unit_tests_to_ci(dag) -> None:
+    # (ephemeral models render as empty tasks)
+    dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.") and hasattr(t, "env")]
+    assert len(dbt_tasks) > 40
+    for task in dbt_tasks:
+        assert task.env["TELCO_MART_WAREHOUSE"].endswith("warehouse.duckdb"), task.task_id
+        assert task.env["DBT_EXCLUDE_RESOURCE_TYPES"] == "unit_test", task.task_id
+
+
+def test_unit_tests_can_be_switched_back_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from telco_mart.config import Settings
+
+    monkeypatch.setenv("TELCO_MART_DBT_UNIT_TESTS", "true")
+    assert "DBT_EXCLUDE_RESOURCE_TYPES" not in Settings.from_env().dbt_environment()
+    monkeypatch.setenv("TELCO_MART_DBT_UNIT_TESTS", "false")
+    assert Settings.from_env().dbt_environment()["DBT_EXCLUDE_RESOURCE_TYPES"] == "unit_test"

@@ -1,12 +1,12 @@
 """The publish gate (expectations/publish): the target lists checked before the outbox is written.
 
-One warehouse per module, built through the real layers: the small landing ingested, the
-campaign catalog loaded, and dbt run with ``run_date`` = the landing's last day, so the
-campaign models decide that day. Each test works on a copy: silent on clean lists, loud
-(``QualityGateFailed``, the expectation, the observed value and an offending row in
-``marts.dq_results``) on a planted opted-out, duplicate, double-sales, over-cap or
-number-less target or a broken holdout, and a warn-only finding (list size) is recorded
-without stopping the run.
+One warehouse per test session (``campaign_warehouse``, in tests/conftest.py), built through
+the real layers: the small landing ingested, the campaign catalog loaded, and dbt run with
+``run_date`` = the landing's last day, so the campaign models decide that day. Each test
+works on a copy: silent on clean lists, loud (``QualityGateFailed``, the expectation, the
+observed value and an offending row in ``marts.dq_results``) on a planted opted-out,
+duplicate, double-sales, over-cap or number-less target or a broken holdout, and a
+warn-only finding (list size) is recorded without stopping the run.
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ import duckdb
 import pytest
 import yaml
 
-from telco_mart.campaigns.catalog import load_catalog, store_catalog
 from telco_mart.config import Settings
 from telco_mart.pipeline import run_publish_gate
 from telco_mart.quality import QualityGateFailed, run_publish_gate_on
 from telco_mart.quality.config import QualityConfigError, expectations_dir
 from telco_mart.quality.gate import GateOutcome, load_output_suites, report_path
-from tests.conftest import SMALL_END, ingest_landing, run_dbt
+from tests.conftest import SMALL_END
 from tests.plugins.test_quality_marts import not_passed, query
 
 TARGETS = "publish.campaign_targets_daily"
@@ -35,19 +34,6 @@ DECISIONS = "publish.campaign_decisions_daily"
 
 def between(metric: str) -> str:
     return f"expect_column_values_to_be_between({metric})"
-
-
-@pytest.fixture(scope="module")
-def campaign_warehouse(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The small landing ingested, the catalog loaded, the campaign models (and what they read)
-    built for the landing's last day: read-only for tests."""
-    work = tmp_path_factory.mktemp("publish_gate")
-    warehouse = work / "warehouse.duckdb"
-    ingest_landing(small_landing, warehouse, SMALL_END)
-    with duckdb.connect(str(warehouse)) as con:
-        store_catalog(con, load_catalog())
-    run_dbt(["run", "--select", "+campaign_targets_daily"], warehouse, work / "target", {"run_date": str(SMALL_END)})
-    return warehouse
 
 
 @pytest.fixture

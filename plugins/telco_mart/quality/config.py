@@ -18,6 +18,12 @@ from telco_mart.config import REPO_ROOT
 
 GATE_CONFIG_FILE = "gate.yml"
 
+#: What a raw feed's day is compared with for ``volume_ratio`` (gate.yml ``volume_basis``):
+#: every earlier delivery day (a daily feed), the earlier delivery days on the same weekday
+#: (a feed with a weekly rhythm), or on the same day of the month (a feed delivered on
+#: billing-cycle days, such as bills: a day without a cycle has nothing to compare with).
+VOLUME_BASES = ("previous_days", "same_weekday", "same_day_of_month")
+
 #: Every setting of gate.yml and the type its value must have. Those the suites name as
 #: ``$PARAMETER`` are passed to Great Expectations; the rest steer the metrics queries.
 SETTING_TYPES: dict[str, type] = {
@@ -25,6 +31,7 @@ SETTING_TYPES: dict[str, type] = {
     "quarantine_rate_fail": float,
     "volume_ratio_min": float,
     "volume_ratio_max": float,
+    "volume_basis": str,
     "volume_window_days": int,
     "volume_min_history_days": int,
     "volume_min_mean_rows": int,
@@ -44,6 +51,11 @@ SETTING_TYPES: dict[str, type] = {
     "control_share_tolerance_sd": float,
     "control_share_min_rows": int,
 }
+#: The values a text setting may take.
+SETTING_CHOICES: dict[str, tuple[str, ...]] = {"volume_basis": VOLUME_BASES}
+
+#: A setting's value: a threshold, a count or one of its SETTING_CHOICES.
+Setting = float | int | str
 
 
 class QualityConfigError(ValueError):
@@ -60,9 +72,9 @@ def expectations_dir() -> Path:
 class FeedSettings:
     """The gate settings in force for one feed: the defaults with that feed's overrides."""
 
-    values: dict[str, float | int]
+    values: dict[str, Setting]
 
-    def __getitem__(self, name: str) -> float | int:
+    def __getitem__(self, name: str) -> Setting:
         return self.values[name]
 
     @property
@@ -72,10 +84,10 @@ class FeedSettings:
 
 @dataclass(frozen=True)
 class GateConfig:
-    defaults: dict[str, float | int]
-    feeds: dict[str, dict[str, float | int]]
+    defaults: dict[str, Setting]
+    feeds: dict[str, dict[str, Setting]]
     #: Overrides for one output table (``marts.<table>``), as ``feeds`` for a raw feed.
-    tables: dict[str, dict[str, float | int]] = field(default_factory=dict)
+    tables: dict[str, dict[str, Setting]] = field(default_factory=dict)
 
     def for_feed(self, feed: str) -> FeedSettings:
         return FeedSettings({**self.defaults, **self.feeds.get(feed, {})})
@@ -84,14 +96,19 @@ class GateConfig:
         return FeedSettings({**self.defaults, **self.tables.get(table, {})})
 
 
-def _checked(where: str, values: dict[str, Any], *, complete: bool) -> dict[str, float | int]:
+def _checked(where: str, values: dict[str, Any], *, complete: bool) -> dict[str, Setting]:
     if unknown := sorted(set(values) - set(SETTING_TYPES)):
         raise QualityConfigError(f"{where}: unknown settings {unknown}; known: {sorted(SETTING_TYPES)}")
     if complete and (missing := sorted(set(SETTING_TYPES) - set(values))):
         raise QualityConfigError(f"{where}: missing settings {missing}")
-    checked: dict[str, float | int] = {}
+    checked: dict[str, Setting] = {}
     for name, value in values.items():
         kind = SETTING_TYPES[name]
+        if kind is str:
+            if value not in SETTING_CHOICES[name]:
+                raise QualityConfigError(f"{where}.{name}: {value!r} is not one of {list(SETTING_CHOICES[name])}")
+            checked[name] = value
+            continue
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)

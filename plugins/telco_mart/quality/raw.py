@@ -23,7 +23,9 @@ Day metrics, the columns the ``day`` expectations of a raw suite can name:
 ``files_with_schema_drift``     loaded files with extra or missing optional columns
 ``quarantine_rate``             rows quarantined / rows read, over the date's loaded files
 ``rows_registry_mismatch``      rows in `raw` minus rows the registry says were loaded
-``volume_ratio``                rows loaded / trailing mean (null when not judged: gate.yml)
+``volume_ratio``                rows loaded / trailing mean of earlier delivery days, all or
+                                those of the same weekday or day of the month
+                                (``volume_basis``; null when not judged: gate.yml)
 ``duplicate_key_rows``          rows sharing the feed key with another row of the date
 ``orphan_rows__<column>``       rows whose reference (contract ``references``) is unknown
 ``null_share__<column>``        share of rows with the optional column empty
@@ -197,18 +199,40 @@ def _registry(scope: _Scope) -> dict[dt.date, dict[str, Any]]:
     return out
 
 
+_BASIS_WORDS = {
+    "previous_days": "earlier delivery day(s)",
+    "same_weekday": "earlier delivery day(s) on a {weekday}",
+    "same_day_of_month": "earlier delivery day(s) on day {day.day} of the month",
+}
+
+
+def _same_cycle(basis: str, earlier: dt.date, day: dt.date) -> bool:
+    """Whether ``earlier`` is a day ``day`` is compared with under the ``volume_basis``."""
+    if basis == "same_weekday":
+        return earlier.weekday() == day.weekday()
+    if basis == "same_day_of_month":
+        return earlier.day == day.day
+    return True
+
+
 def _volume(scope: _Scope, day: dt.date, per_day: list[tuple[dt.date, int]]) -> tuple[float | None, dict[str, Any]]:
-    """Rows loaded on ``day`` against the mean of the previous delivery days, when judgeable."""
+    """Rows loaded on ``day`` against the mean of the previous delivery days (those of the same
+    weekday or day of the month under that ``volume_basis``), when judgeable."""
     s = scope.settings
+    basis = str(s["volume_basis"])
     first = per_day[0][0] if per_day else None
-    history = [(d, n) for d, n in per_day if first is not None and first < d < day][-int(s["volume_window_days"]) :]
+    earlier = [(d, n) for d, n in per_day if first is not None and first < d < day and _same_cycle(basis, d, day)]
+    history = earlier[-int(s["volume_window_days"]) :]
     today = sum(n for d, n in per_day if d == day)
     mean = sum(n for _, n in history) / len(history) if history else None
     context: dict[str, Any] = {"rows_loaded": today, "trailing_mean": mean, "history_days": len(history)}
-    if len(history) < s["volume_min_history_days"]:
-        context["not_judged"] = f"{len(history)} day(s) of history, {s['volume_min_history_days']} needed"
+    if basis != "previous_days":
+        context["basis"] = basis
+    if len(history) < int(s["volume_min_history_days"]):
+        words = _BASIS_WORDS[basis].format(weekday=day.strftime("%A"), day=day)
+        context["not_judged"] = f"{len(history)} {words}, {s['volume_min_history_days']} needed"
         return None, context
-    if mean is None or mean < s["volume_min_mean_rows"]:
+    if mean is None or mean < int(s["volume_min_mean_rows"]):
         context["not_judged"] = f"trailing mean {mean:.1f} rows is below {s['volume_min_mean_rows']}"
         return None, context
     return today / mean, context
@@ -393,7 +417,11 @@ def _observed(metric: str, value: float | None, context: dict[str, Any]) -> str:
     if metric == "quarantine_rate":
         return f"{value:.4f} ({context['rows_quarantined']:,} of {context['rows_read']:,} rows read)"
     if metric == "volume_ratio":
-        return f"{value:.2f} ({context['rows_loaded']:,} rows, trailing mean {context['trailing_mean']:,.1f})"
+        basis = {"same_weekday": " of the same weekday", "same_day_of_month": " of the same day of the month"}
+        return (
+            f"{value:.2f} ({context['rows_loaded']:,} rows, trailing mean {context['trailing_mean']:,.1f}"
+            f"{basis.get(context.get('basis', ''), '')})"
+        )
     if metric.startswith("null_share__"):
         return f"{value:.4f}"
     return f"{int(value):,}"

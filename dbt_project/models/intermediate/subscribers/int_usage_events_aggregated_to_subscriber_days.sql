@@ -47,17 +47,20 @@ calendar as (
 
 days as (
 
-    -- the days this run builds: on an incremental run, those the batch touched
+    -- the days this run builds: on an incremental run those the batch touched (read from
+    -- the batch only, so the cost stays that of the day, not of the staged history);
+    -- on a full build every day with usage
     select
         date_day,
         is_weekend
     from calendar
-    where date_day in (select distinct event_date from usage_events)
     {% if is_incremental() %}
-        and date_day in (
-            select touched_dates.batch_date
-            from {{ ref('int_activity_dates_touched') }} as touched_dates
-        )
+    where date_day in (
+        select touched_dates.batch_date
+        from {{ ref('int_activity_dates_touched') }} as touched_dates
+    )
+    {% else %}
+    where date_day in (select distinct event_date from usage_events)
     {% endif %}
 
 ),
