@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -69,3 +70,35 @@ def test_rebuilding_one_delivery_date_is_idempotent(built_warehouse: Path, tmp_p
     )
     assert "incremental model staging.stg_mediation__usage_events" in output
     assert counts() == before
+
+
+def test_a_batch_run_tests_the_batch_and_a_full_test_tests_everything(built_warehouse: Path, tmp_path: Path) -> None:
+    """Data tests of incremental models are scoped to the batch (macros/get_where_subquery.sql):
+    a defect in an earlier delivery date is not re-scanned by today's run, a defect in the batch
+    is caught, and a test run with the default vars sees all of history."""
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(built_warehouse.read_bytes())
+    first_day, last_day = (SMALL_END - timedelta(days=3)).isoformat(), SMALL_END.isoformat()
+    with duckdb.connect(str(copy)) as c:
+        # a second copy of one event of the first delivery date, as a broken load would leave
+        c.execute(
+            "insert into staging.stg_mediation__usage_events select * from staging.stg_mediation__usage_events "
+            "where delivery_date = ? limit 1",
+            [first_day],
+        )
+    select = ["test", "--select", "stg_mediation__usage_events,test_name:unique"]
+
+    def unique_test(dbt_vars: dict[str, str] | None) -> str:
+        try:
+            return run_dbt(select, copy, tmp_path / "target", dbt_vars)
+        except AssertionError as failed:
+            return str(failed)
+
+    batch = {"batch_start_date": last_day, "batch_end_date": last_day, "run_date": last_day}
+    assert "PASS=1" in unique_test(batch)
+    first = {"batch_start_date": first_day, "batch_end_date": first_day, "run_date": first_day}
+    failed = "FAIL 1 unique_stg_mediation__usage_events_event_id"
+    assert failed in unique_test(first)
+    assert failed in unique_test(None)
+    compiled = next((tmp_path / "target" / "compiled").rglob("unique_stg_mediation__usage_events_event_id.sql"))
+    assert "delivery_date between" not in compiled.read_text()  # the full test is not limited
