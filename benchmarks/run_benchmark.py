@@ -57,6 +57,8 @@ STEPS_SCRIPT = Path(__file__).resolve().with_name("steps.py")
 PIPELINE_STEPS = ("ingest", "gate", "dbt", "decisions", "marts_gate", "publish_gate", "publish")
 GATE_STEPS = ("gate", "marts_gate", "publish_gate")
 CAMPAIGNS_PATH = "models/marts/campaigns"
+#: What a measured revision needs from the repository (``--source``): code, models, suites, catalog.
+SOURCE_PATHS = ("dags", "plugins", "dbt_project", "expectations", "campaigns")
 
 
 @dataclass
@@ -692,7 +694,7 @@ def prepare_source(source: str, work_dir: Path) -> tuple[Path, dict[str, Any]]:
         return proc.stdout.strip() if proc.returncode == 0 else ""
 
     if source == "worktree":
-        dirty = git("status", "--porcelain", "--", "dags", "plugins", "dbt_project", "expectations")
+        dirty = git("status", "--porcelain", "--", *SOURCE_PATHS)
         return REPO_ROOT, {"source": "worktree", "head": git("rev-parse", "HEAD"), "local_edits": bool(dirty)}
     commit = git("rev-parse", "--verify", f"{source}^{{commit}}")
     if not commit:
@@ -700,7 +702,7 @@ def prepare_source(source: str, work_dir: Path) -> tuple[Path, dict[str, Any]]:
     root = work_dir / "source"
     root.mkdir(parents=True)
     archive = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "archive", commit, "dags", "plugins", "dbt_project", "expectations"],
+        ["git", "-C", str(REPO_ROOT), "archive", commit, *SOURCE_PATHS],
         capture_output=True,
         check=True,
     )

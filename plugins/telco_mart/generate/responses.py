@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from telco_mart.contract import Contract, load_contract
-from telco_mart.generate.writer import arrow_schema
+from telco_mart.generate.writer import arrow_schema, feed_file
 
 #: Planted absolute uplift of take-up within the window, by campaign id; others get DEFAULT_EFFECT.
 PLANTED_EFFECTS: dict[str, float] = {
@@ -136,7 +136,7 @@ def _land(landing: Path, contract: Contract, feed_name: str, rows: list[dict], d
     written = []
     for day, day_rows in sorted(by_day.items()):
         table = pa.Table.from_pylist([{c: r.get(c) for c in schema.names} for r in day_rows], schema=schema)
-        path = landing / feed_name / day.isoformat() / f"{feed_name}_{day.isoformat()}_{RESPONSES_SUFFIX}.parquet"
+        path = feed_file(landing, feed_name, day, "parquet", suffix=RESPONSES_SUFFIX)
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, path)
         written.append(path)

@@ -42,10 +42,11 @@ def arrow_schema(feed: Feed, fmt: str = "parquet") -> pa.Schema:
     return pa.schema([pa.field(c.name, types[c.type]) for c in feed.columns])
 
 
-def feed_file(out: Path, feed: str, day: dt.date, fmt: str) -> Path:
-    """``out/<feed>/<YYYY-MM-DD>/<feed>_<YYYY-MM-DD>.<fmt>``, the landing layout."""
+def feed_file(out: Path, feed: str, day: dt.date, fmt: str, suffix: str = "") -> Path:
+    """``out/<feed>/<YYYY-MM-DD>/<feed>_<YYYY-MM-DD>[_<suffix>].<fmt>``, the landing layout; a
+    suffix names a second file of the same feed and day (ingestion loads every file of a day)."""
     stamp = day.isoformat()
-    return out / feed / stamp / f"{feed}_{stamp}.{fmt}"
+    return out / feed / stamp / f"{feed}_{stamp}{'_' + suffix if suffix else ''}.{fmt}"
 
 
 class FeedWriter:
