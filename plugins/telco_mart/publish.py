@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from telco_mart.config import Settings
 from telco_mart.warehouse import connect, fetch_one
@@ -236,15 +237,28 @@ def _write_durably(path: Path, content: bytes) -> None:
 def _record_contacts(
     con: duckdb.DuckDBPyConnection, day: dt.date, run_id: str, lists: dict[str, list[tuple[Any, ...]]]
 ) -> None:
+    published = [row for rows in lists.values() for row in rows]
+    # one columnar insert: executemany goes row by row (about 2,000 rows a second)
+    contacts = pa.table(
+        {
+            "subscriber_id": pa.array([row[1] for row in published], pa.string()),
+            "campaign_id": pa.array([row[2] for row in published], pa.string()),
+            "campaign_kind": pa.array([row[7] for row in published], pa.string()),
+            "channel": pa.array([row[4] for row in published], pa.string()),
+            "offer_code": pa.array([row[3] for row in published], pa.string()),
+        }
+    )
     published_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    rows = [
-        (day, row[1], row[2], row[7], row[4], row[3], run_id, published_at) for rows in lists.values() for row in rows
-    ]
     con.execute("begin transaction")
     try:
         con.execute("delete from raw.published_contacts where contact_date = ?", [day])
-        if rows:
-            con.executemany("insert into raw.published_contacts values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        con.register("_published_contacts", contacts)
+        con.execute(
+            "insert into raw.published_contacts select ?, subscriber_id, campaign_id, campaign_kind, channel, "
+            "offer_code, ?, ? from _published_contacts",
+            [day, run_id, published_at],
+        )
+        con.unregister("_published_contacts")
         con.execute("commit")
     except Exception:
         con.execute("rollback")
