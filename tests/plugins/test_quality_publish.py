@@ -241,12 +241,13 @@ def test_each_planted_defect_fails_its_expectation_with_the_value_and_an_offendi
 def test_a_list_size_off_its_history_warns_and_the_run_goes_on(
     warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Three earlier days with the same list: today's is 1.0 times their mean, above a 0.5 maximum.
+    # Three earlier days with the same decisions: today's list before pacing is 1.0 times their
+    # mean, above a 0.5 maximum.
     with duckdb.connect(str(warehouse)) as con:
         for days in (1, 2, 3):
             con.execute(
-                "insert into marts.campaign_targets_daily select * replace (decision_date - ? as decision_date) "
-                "from marts.campaign_targets_daily where decision_date = ?",
+                "insert into marts.campaign_decisions_daily select * replace (decision_date - ? as decision_date) "
+                "from marts.campaign_decisions_daily where decision_date = ?",
                 [days, SMALL_END],
             )
     directory = gate_settings(tmp_path, {"marts.campaign_targets_daily": {"list_size_ratio_max": 0.5}})
@@ -255,12 +256,19 @@ def test_a_list_size_off_its_history_warns_and_the_run_goes_on(
 
     summary = run_publish_gate(SMALL_END, "test-warn", settings)
     assert summary["failed"] == 0 and summary["warned"] == 1
-    (rows,) = query(
-        warehouse, "select count(*) from marts.campaign_targets_daily where decision_date = ?", [SMALL_END]
+    before_pacing, published = query(
+        warehouse,
+        "select count(*) filter (where decision_outcome <> 'suppressed' or suppression_reason in "
+        "('cooldown', 'frequency_cap', 'lost_arbitration', 'over_capacity')), "
+        "count(*) filter (where decision_outcome = 'targeted') "
+        "from marts.campaign_decisions_daily where decision_date = ?",
+        [SMALL_END],
     )[0]
+    assert published < before_pacing  # the list is judged before pacing, not as published
     assert summary["warnings"] == [
         "2026-01-04 marts.campaign_targets_daily expect_column_values_to_be_between(list_size_ratio): "
-        f"1.0000 (rows {rows}, history_days 3, history_mean_rows {rows}.0)"
+        f"1.0000 (rows_before_pacing {before_pacing}, rows_published {published}, history_days 3, "
+        f"history_mean_rows {before_pacing}.0)"
     ]
     stored = query(
         warehouse,

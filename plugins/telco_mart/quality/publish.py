@@ -25,10 +25,12 @@ hand edit of the list or a stale build is caught the same way:
 ``invalid_or_missing_contact_rows``    rows whose contact_number is null, empty, not E.164
                                        (``+`` and 7 to 15 digits), or marked unreachable by the CRM
                                        (dim_subscriber.is_contact_number_valid false)
-``list_size_ratio``                    the day's rows / the mean rows of the days with a list among
-                                       the previous ``list_size_window_days`` (null, "not judged",
-                                       under ``list_size_min_history_days`` such days or a mean under
-                                       ``list_size_min_mean_rows``)
+``list_size_ratio``                    the day's list before pacing (campaign_decisions_daily rows
+                                       targeted, control, or held back only by cool-down, caps,
+                                       arbitration or capacity) / its mean over the days with a list
+                                       among the previous ``list_size_window_days`` (null, "not
+                                       judged", under ``list_size_min_history_days`` such days or a
+                                       mean under ``list_size_min_mean_rows``)
 ``campaign_decisions_daily``
 ``rows``                               decision rows of the day
 ``control_share_off_campaigns``        campaigns whose control / (control + targeted) is more than
@@ -211,14 +213,30 @@ _INVALID_CONTACT = f"""
 
 # ---------------------------------------------------------------- list size
 
-_LIST_HISTORY = """
+#: Suppressions that only pace contacts (spread a list over days), not decide who is addressable.
+_PACING_REASONS = "('cooldown', 'frequency_cap', 'lost_arbitration', 'over_capacity')"
+
+# The list is judged before pacing: targeted and control rows plus those held back only by
+# cool-down, caps, arbitration or capacity. The published list itself pulses with pacing (a
+# launch day sends the whole backlog, the next days only the newly eligible, and the launch
+# group's cool-downs end together 30 days later), which no band on it can tell from a broken
+# rule; the list before pacing moves only when a rule, a threshold or a feed changes.
+_LIST_HISTORY = f"""
+    addressable as (
+        select decision_date from marts.campaign_decisions_daily
+        where decision_date between cast($run_date as date) - $list_size_window_days and cast($run_date as date)
+            and (decision_outcome <> 'suppressed' or suppression_reason in {_PACING_REASONS})
+    ),
     history as (
-        select decision_date, count(*) as rows from {table}
-        where decision_date between cast($run_date as date) - $list_size_window_days and cast($run_date as date) - 1
+        select decision_date, count(*) as rows from addressable
+        where decision_date < cast($run_date as date)
         group by decision_date
     ),
     summary as (select count(*) as days, avg(rows) as mean_rows from history),
-    today as (select count(*) as rows from {table} where {scope})
+    today as (
+        select count(*) as rows from addressable where decision_date = cast($run_date as date)
+    ),
+    published as (select count(*) as rows from {{table}} where {{scope}})
 """
 _LIST_SIZE = Metric(
     "list_size_ratio",
@@ -228,7 +246,8 @@ _LIST_SIZE = Metric(
             when summary.days >= $list_size_min_history_days and summary.mean_rows >= $list_size_min_mean_rows
                 then today.rows / summary.mean_rows
         end,
-        today.rows as rows, summary.days as history_days, round(summary.mean_rows, 1) as history_mean_rows,
+        today.rows as rows_before_pacing, published.rows as rows_published, summary.days as history_days,
+        round(summary.mean_rows, 1) as history_mean_rows,
         case
             when summary.days < $list_size_min_history_days or summary.mean_rows is null
                 then summary.days || ' day(s) with a list in the previous ' || $list_size_window_days
@@ -237,24 +256,28 @@ _LIST_SIZE = Metric(
                 then 'a mean of ' || round(summary.mean_rows, 1) || ' rows is below list_size_min_mean_rows ('
                     || $list_size_min_mean_rows || ')'
         end as not_judged
-    from today cross join summary
+    from today cross join summary cross join published
     """,
-    sample="""
-    with days as (
-        select count(distinct decision_date) as history_days from {table}
-        where decision_date between cast($run_date as date) - $list_size_window_days and cast($run_date as date) - 1
+    sample=f"""
+    with addressable as (
+        select campaign_id, decision_date from marts.campaign_decisions_daily
+        where decision_date between cast($run_date as date) - $list_size_window_days and cast($run_date as date)
+            and (decision_outcome <> 'suppressed' or suppression_reason in {_PACING_REASONS})
+    ),
+    days as (
+        select count(distinct decision_date) as history_days from addressable
+        where decision_date < cast($run_date as date)
     )
     select campaign_id, count(*) filter (where decision_date = $run_date) as rows_today,
         round(count(*) filter (where decision_date < $run_date) / nullif(max(days.history_days), 0), 1)
             as mean_rows_before,
         max(days.history_days) as history_days
-    from {table} cross join days
-    where decision_date between cast($run_date as date) - $list_size_window_days and $run_date
+    from addressable cross join days
     group by campaign_id
     order by abs(rows_today - coalesce(mean_rows_before, 0)) desc, campaign_id
     """,
     kind="share",
-    doc="the day's rows against the mean of the previous days' lists",
+    doc="the day's list before pacing against the mean of the previous days'",
 )
 
 # ---------------------------------------------------------------- control share
