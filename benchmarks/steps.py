@@ -199,14 +199,13 @@ def step_gate(params: dict[str, Any]) -> dict[str, Any]:
     stage = params.get("stage", "raw")
     run_date = date.fromisoformat(params["run_date"])
     status, error = "ok", None
+    delivery_dates = (
+        {"start": date.fromisoformat(params["start"]), "end": date.fromisoformat(params["end"])}
+        if stage == "raw"
+        else {}
+    )
     try:
-        if stage == "raw":
-            start, end = date.fromisoformat(params["start"]), date.fromisoformat(params["end"])
-            summary = pipeline.run_raw_gate(run_date, params["run_id"], start=start, end=end)
-        elif stage == "marts":
-            summary = pipeline.run_marts_gate(run_date, params["run_id"])
-        else:
-            summary = pipeline.run_publish_gate(run_date, params["run_id"])
+        summary = pipeline.run_quality_gate(stage, run_date, run_id=params["run_id"], **delivery_dates)
     except QualityGateFailed as failed:
         # A failing gate stops the DAG; the benchmark records it and goes on measuring.
         status, error, summary = "gate_failed", str(failed)[:2000], {}

@@ -15,9 +15,6 @@ from pathlib import Path
 
 from telco_mart.config import Settings
 
-#: The stages of the data-quality gate, in the order the DAG runs them (expectations/<stage>/).
-QUALITY_STAGES = ("raw", "marts", "publish")
-
 
 def _date(text: str) -> date:
     try:
@@ -155,13 +152,9 @@ def _cmd_quality_check(args: argparse.Namespace) -> int:
         )
     if (args.end or args.date) < (args.start or args.date):
         args.usage_error("the delivery dates --start..--end (each --date when not given) run backwards")
+    delivery_dates = {"start": args.start, "end": args.end} if args.stage == "raw" else {}
     try:
-        if args.stage == "raw":
-            summary = pipeline.run_raw_gate(args.date, start=args.start, end=args.end)
-        elif args.stage == "marts":
-            summary = pipeline.run_marts_gate(args.date)
-        else:
-            summary = pipeline.run_publish_gate(args.date)
+        summary = pipeline.run_quality_gate(args.stage, args.date, **delivery_dates)
     except QualityGateFailed as failed:
         print(failed, file=sys.stderr)  # names the failures and ends with the report's path
         return 1
@@ -224,6 +217,8 @@ def _cmd_airflow(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from telco_mart.pipeline import QUALITY_STAGES
+
     parser = argparse.ArgumentParser(prog="telco-mart", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)

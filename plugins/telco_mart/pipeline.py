@@ -129,6 +129,18 @@ def run_publish_gate(run_date: date, run_id: str | None = None, settings: Settin
     return summary
 
 
+#: The stages of the data-quality gate, in the order the DAG runs them (expectations/<stage>/).
+QUALITY_STAGES = ("raw", "marts", "publish")
+
+
+def run_quality_gate(stage: str, run_date: date, **options: Any) -> dict[str, Any]:
+    """Run one stage of the gate by name (``run_<stage>_gate``), for callers that take the
+    stage as a parameter (``telco-mart quality check``, the benchmark); the DAG calls each."""
+    if stage not in QUALITY_STAGES:
+        raise ValueError(f"unknown quality gate stage {stage!r}; stages: {', '.join(QUALITY_STAGES)}")
+    return globals()[f"run_{stage}_gate"](run_date, **options)
+
+
 def run_load_catalog(settings: Settings | None = None) -> dict[str, Any]:
     """Validate the campaign catalog and load it for dbt; a bad catalog stops the run first."""
     from telco_mart.campaigns.catalog import describe, load_catalog, store_catalog

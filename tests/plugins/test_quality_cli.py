@@ -146,3 +146,8 @@ def test_the_publish_stage_runs_by_hand(campaign_warehouse: Path, tmp_path: Path
     assert summary["stage"] == "publish" and summary["failed"] == 0 and summary["results"] > 0
     assert summary["report"] == str(report) and report.is_file()
     assert stored(warehouse) == {"publish": summary["results"]}
+
+
+def test_an_unknown_stage_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="unknown quality gate stage 'mart'; stages: raw, marts, publish"):
+        pipeline.run_quality_gate("mart", date(2026, 1, 4))

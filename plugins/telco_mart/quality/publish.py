@@ -221,12 +221,15 @@ _PACING_REASONS = "('cooldown', 'frequency_cap', 'lost_arbitration', 'over_capac
 # launch day sends the whole backlog, the next days only the newly eligible, and the launch
 # group's cool-downs end together 30 days later), which no band on it can tell from a broken
 # rule; the list before pacing moves only when a rule, a threshold or a feed changes.
-_LIST_HISTORY = f"""
+_ADDRESSABLE = f"""
     addressable as (
-        select decision_date from marts.campaign_decisions_daily
+        select campaign_id, decision_date from marts.campaign_decisions_daily
         where decision_date between cast($run_date as date) - $list_size_window_days and cast($run_date as date)
             and (decision_outcome <> 'suppressed' or suppression_reason in {_PACING_REASONS})
-    ),
+    )
+"""
+_LIST_HISTORY = f"""
+    {_ADDRESSABLE},
     history as (
         select decision_date, count(*) as rows from addressable
         where decision_date < cast($run_date as date)
@@ -259,11 +262,7 @@ _LIST_SIZE = Metric(
     from today cross join summary cross join published
     """,
     sample=f"""
-    with addressable as (
-        select campaign_id, decision_date from marts.campaign_decisions_daily
-        where decision_date between cast($run_date as date) - $list_size_window_days and cast($run_date as date)
-            and (decision_outcome <> 'suppressed' or suppression_reason in {_PACING_REASONS})
-    ),
+    with {_ADDRESSABLE},
     days as (
         select count(distinct decision_date) as history_days from addressable
         where decision_date < cast($run_date as date)
