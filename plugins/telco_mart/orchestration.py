@@ -7,10 +7,27 @@ whole DAG against 177 s with one dbt subprocess per task. WATCHER mode (one ``db
 deadlocks under ``airflow dags test``: its deferred sensors wait for a producer that the
 test runner never starts. The graph is rendered from ``target/manifest.json`` (made by
 ``dbt parse`` at install time) so that parsing the DAG runs no dbt command.
+
+What a task costs besides its SQL (issue 7, ``airflow dags test`` profiled with py-spy at
+2,000 subscribers, where the day's SQL is 45 s of a 267 s run): every dbt invocation
+re-reads the partial parse, writes a 2 MB ``manifest.json`` into the task's throw-away
+project copy (about 0.8 s), and Cosmos then runs a full ``gc.collect()`` over the task
+process's heap (about 1.3 s). So the group keeps the task count down and each task cheap:
+
+- the 34 ``relationships`` tests, which span two models, run as one task after the models
+  (``relationship_tests``) instead of one detached task each. They were leaves before too:
+  no model waited for them, and the marts gate and publish still do;
+- dbt writes no JSON artifacts in these tasks (``DBT_WRITE_JSON=false``): the copy they would
+  land in is deleted when the task ends. Cosmos' per-model Airflow assets came from those
+  artifacts, so the tasks emit none (``emit_datasets=False``); no DAG is scheduled on them;
+- the objects a task process holds before dbt starts (Airflow, the parsed DAG) are frozen out
+  of the garbage collector (``gc.freeze``), so Cosmos' collection after dbt only walks what
+  dbt allocated.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,12 +40,16 @@ from cosmos import (
     RenderConfig,
 )
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+from cosmos.operators.local import DbtTestLocalOperator
 
 from telco_mart.config import Settings
 from telco_mart.runtime import WAREHOUSE_POOL
 
 PROFILE_NAME = "telco_mart"
 TARGET_NAME = "dev"
+#: dbt's selector for the tests that span two models; they run together in one task.
+RELATIONSHIP_TESTS = "test_name:relationships"
+RELATIONSHIP_TESTS_TASK_ID = "relationship_tests"
 
 
 def dbt_vars_from_ingest(ingest_task_id: str) -> dict[str, str]:
@@ -44,39 +65,81 @@ def dbt_vars_from_ingest(ingest_task_id: str) -> dict[str, str]:
 def dbt_task_group(
     group_id: str, dbt_vars: dict[str, str], settings: Settings | None = None, **kwargs: Any
 ) -> DbtTaskGroup:
+    """One task per model (``dbt build`` of the model and its one-model tests), then one task
+    for the relationships tests, all in the warehouse pool."""
     settings = settings or Settings.from_env()
     project_dir: Path = settings.dbt_project_dir
-    return DbtTaskGroup(
+    manifest = project_dir / "target" / "manifest.json"
+    env = task_dbt_environment(settings)
+    profile_config = ProfileConfig(
+        profile_name=PROFILE_NAME,
+        target_name=TARGET_NAME,
+        profiles_yml_filepath=project_dir / "profiles.yml",
+    )
+    common_args: dict[str, Any] = {
+        "pool": WAREHOUSE_POOL,
+        "vars": dbt_vars,
+        "emit_datasets": False,
+        "pre_execute": freeze_startup_heap,
+    }
+    group = DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(
             dbt_project_path=project_dir,
-            manifest_path=project_dir / "target" / "manifest.json",
-            env_vars=settings.dbt_environment(),
+            manifest_path=manifest,
+            env_vars=env,
             install_dbt_deps=False,  # no dbt packages: `dbt deps` would need the internet
         ),
-        profile_config=ProfileConfig(
-            profile_name=PROFILE_NAME,
-            target_name=TARGET_NAME,
-            profiles_yml_filepath=project_dir / "profiles.yml",
-        ),
+        profile_config=profile_config,
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.LOCAL,
             invocation_mode=InvocationMode.DBT_RUNNER,
-            # A model's task runs only the tests of that model; a test that spans models
-            # (relationships) gets its own task after all of its parents are built.
+            # A model's task runs only the tests of that model; the tests that span models
+            # (relationships) are left to the task below.
             test_indirect_selection=TestIndirectSelection.CAUTIOUS,
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=True,
+            should_detach_multiple_parents_tests=False,
         ),
-        operator_args={
-            "pool": WAREHOUSE_POOL,
-            "vars": dbt_vars,
-        },
+        operator_args=dict(common_args),
         **kwargs,
     )
+    models = list(group.get_leaves())
+    # The model tasks' partial-parse cache, so this task does not parse the project afresh.
+    cache_dir = next((task.cache_dir for task in group.children.values() if getattr(task, "cache_dir", None)), None)
+    with group:
+        relationship_tests = DbtTestLocalOperator(
+            task_id=RELATIONSHIP_TESTS_TASK_ID,
+            doc_md="The relationships tests (a key that must exist in another model), after every model is built.",
+            project_dir=str(project_dir),
+            manifest_filepath=str(manifest),
+            profile_config=profile_config,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            install_deps=False,
+            select=RELATIONSHIP_TESTS,
+            env=env,
+            cache_dir=cache_dir,
+            **common_args,
+        )
+    models >> relationship_tests
+    return group
+
+
+def task_dbt_environment(settings: Settings) -> dict[str, str]:
+    """The pipeline's dbt environment, plus no JSON artifacts: a Cosmos task's project copy
+    is deleted when it ends, so writing ``manifest.json`` there is wasted (module docstring)."""
+    return settings.dbt_environment() | {"DBT_WRITE_JSON": "false"}
+
+
+def freeze_startup_heap(context: Any) -> None:
+    """Keep Cosmos' ``gc.collect()`` after each dbt call to the objects dbt allocated.
+
+    Everything alive when the task starts (Airflow, the parsed DAG, imported modules) lives
+    as long as the task process; freezing it spares the full collection from walking it.
+    """
+    gc.freeze()
 
 
 def fail_without_retry(run: Callable[[], dict], *refusals: type[Exception]) -> dict:

@@ -9,6 +9,14 @@
 
 -- depends_on: {{ ref('int_activity_dates_touched') }}
 
+{%- set usage_columns = [
+    'voice_calls', 'voice_minutes', 'voice_minutes_on_net', 'voice_minutes_off_net',
+    'voice_minutes_long_distance', 'voice_minutes_roaming', 'voice_minutes_business_hours',
+    'sms_count', 'roaming_events', 'data_sessions', 'data_mb', 'data_mb_day', 'data_mb_night',
+    'data_mb_busy_hour', 'usage_events', 'degraded_cell_events', 'rated_usage_amount',
+    'voice_rated_amount', 'sms_rated_amount', 'data_rated_amount', 'main_cell_id',
+] %}
+
 {#-
     One row per subscriber and day: every day a line is in the base, plus any other day
     with activity (a bill issued after churn, say). Revenue is recognised daily as the
@@ -143,90 +151,125 @@ versions_per_day as (
 
 ),
 
-in_base_days as (
+source_rows as (
+
+    -- every source's rows for a subscriber-day stacked, to be folded into one row below.
+    -- One aggregation instead of a left join per source: an aggregation spills to disk,
+    -- while a chain of wide hash joins over a long first run ran out of memory (100,000
+    -- subscribers over 90 days failed at DuckDB's 8 GB cap). A version row opens a
+    -- subscriber-day only while the line is in the base; activity opens one on any day.
+    select
+        subscriber_id,
+        date_day,
+        case when status <> 'churned' and activation_date <= date_day then 1 else 0 end as opens_day,
+        plan_id,
+        status,
+        activation_date,
+        {% for column in usage_columns -%}
+        null as {{ column }},
+        {% endfor -%}
+        null as recharge_count,
+        null as recharge_amount,
+        null as billed_amount
+    from versions_per_day
+
+    union all
 
     select
         subscriber_id,
-        date_day
-    from versions_per_day
-    where status <> 'churned'
-        and activation_date <= date_day
+        date_day,
+        1 as opens_day,
+        null as plan_id,
+        null as status,
+        null as activation_date,
+        {% for column in usage_columns -%}
+        {{ column }},
+        {% endfor -%}
+        null as recharge_count,
+        null as recharge_amount,
+        null as billed_amount
+    from usage_in_scope
+
+    union all
+
+    select
+        subscriber_id,
+        date_day,
+        1 as opens_day,
+        null as plan_id,
+        null as status,
+        null as activation_date,
+        {% for column in usage_columns -%}
+        null as {{ column }},
+        {% endfor -%}
+        recharge_count,
+        recharge_amount,
+        null as billed_amount
+    from recharges_per_day
+
+    union all
+
+    select
+        subscriber_id,
+        date_day,
+        1 as opens_day,
+        null as plan_id,
+        null as status,
+        null as activation_date,
+        {% for column in usage_columns -%}
+        null as {{ column }},
+        {% endfor -%}
+        null as recharge_count,
+        null as recharge_amount,
+        billed_amount
+    from bills_per_day
 
 ),
 
 subscriber_days as (
 
-    select subscriber_id, date_day from in_base_days
-    union
-    select subscriber_id, date_day from usage_in_scope
-    union
-    select subscriber_id, date_day from recharges_per_day
-    union
-    select subscriber_id, date_day from bills_per_day
+    -- each source has at most one row per subscriber-day, so max() picks its value
+    select
+        subscriber_id,
+        date_day,
+        max(plan_id) as plan_id,
+        max(status) as status,
+        max(activation_date) as activation_date,
+        {% for column in usage_columns -%}
+        max({{ column }}) as {{ column }},
+        {% endfor -%}
+        max(recharge_count) as recharge_count,
+        max(recharge_amount) as recharge_amount,
+        max(billed_amount) as billed_amount
+    from source_rows
+    group by
+        subscriber_id,
+        date_day
+    having max(opens_day) = 1
 
 ),
 
 joined as (
 
     select
-        subscriber_days.subscriber_id,
-        subscriber_days.date_day,
+        subscriber_days.*,
         days.month_start_date,
-        days.days_in_month,
-        versions_per_day.plan_id,
-        versions_per_day.status,
         coalesce(
-            versions_per_day.status <> 'churned'
-            and versions_per_day.activation_date <= subscriber_days.date_day,
+            subscriber_days.status <> 'churned'
+            and subscriber_days.activation_date <= subscriber_days.date_day,
             false
         ) as is_in_base,
         case
-            when versions_per_day.status = 'active'
-                and versions_per_day.activation_date <= subscriber_days.date_day
+            when subscriber_days.status = 'active'
+                and subscriber_days.activation_date <= subscriber_days.date_day
                 then coalesce(plans.monthly_fee, 0) / days.days_in_month
             else 0
-        end as recurring_fee_amount,
-        usage_in_scope.voice_calls,
-        usage_in_scope.voice_minutes,
-        usage_in_scope.voice_minutes_on_net,
-        usage_in_scope.voice_minutes_off_net,
-        usage_in_scope.voice_minutes_long_distance,
-        usage_in_scope.voice_minutes_roaming,
-        usage_in_scope.voice_minutes_business_hours,
-        usage_in_scope.sms_count,
-        usage_in_scope.roaming_events,
-        usage_in_scope.data_sessions,
-        usage_in_scope.data_mb,
-        usage_in_scope.data_mb_day,
-        usage_in_scope.data_mb_night,
-        usage_in_scope.data_mb_busy_hour,
-        usage_in_scope.usage_events,
-        usage_in_scope.degraded_cell_events,
-        usage_in_scope.rated_usage_amount,
-        usage_in_scope.voice_rated_amount,
-        usage_in_scope.sms_rated_amount,
-        usage_in_scope.data_rated_amount,
-        usage_in_scope.main_cell_id,
-        recharges_per_day.recharge_count,
-        recharges_per_day.recharge_amount,
-        bills_per_day.billed_amount
+        end as recurring_fee_amount
     from subscriber_days
     inner join days
         on subscriber_days.date_day = days.date_day
-    left join versions_per_day
-        on subscriber_days.subscriber_id = versions_per_day.subscriber_id
-        and subscriber_days.date_day = versions_per_day.date_day
     left join plans
-        on versions_per_day.plan_id = plans.plan_id
-    left join usage_in_scope
-        on subscriber_days.subscriber_id = usage_in_scope.subscriber_id
-        and subscriber_days.date_day = usage_in_scope.date_day
-    left join recharges_per_day
-        on subscriber_days.subscriber_id = recharges_per_day.subscriber_id
-        and subscriber_days.date_day = recharges_per_day.date_day
-    left join bills_per_day
-        on subscriber_days.subscriber_id = bills_per_day.subscriber_id
-        and subscriber_days.date_day = bills_per_day.date_day
+        on subscriber_days.plan_id = plans.plan_id
 
 ),
 
