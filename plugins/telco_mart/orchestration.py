@@ -79,7 +79,6 @@ def dbt_task_group(
     common_args: dict[str, Any] = {
         "pool": WAREHOUSE_POOL,
         "vars": dbt_vars,
-        "emit_datasets": False,
         "pre_execute": freeze_startup_heap,
     }
     group = DbtTaskGroup(
@@ -102,6 +101,7 @@ def dbt_task_group(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.BUILD,
             should_detach_multiple_parents_tests=False,
+            emit_datasets=False,
         ),
         operator_args=dict(common_args),
         **kwargs,
@@ -121,6 +121,7 @@ def dbt_task_group(
             select=RELATIONSHIP_TESTS,
             env=env,
             cache_dir=cache_dir,
+            emit_datasets=False,
             **common_args,
         )
     models >> relationship_tests

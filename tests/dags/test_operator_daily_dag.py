@@ -105,3 +105,56 @@ def test_unit_tests_can_be_switched_back_on(monkeypatch: pytest.MonkeyPatch) -> 
     assert "DBT_EXCLUDE_RESOURCE_TYPES" not in Settings.from_env().dbt_environment()
     monkeypatch.setenv("TELCO_MART_DBT_UNIT_TESTS", "false")
     assert Settings.from_env().dbt_environment()["DBT_EXCLUDE_RESOURCE_TYPES"] == "unit_test"
+
+
+def test_relationships_tests_run_once_in_one_task_after_every_model(dag) -> None:
+    from telco_mart.orchestration import RELATIONSHIP_TESTS
+
+    tests = dag.get_task("dbt.relationship_tests")
+    assert tests.select == RELATIONSHIP_TESTS == "test_name:relationships"
+    models = [t for t in dag.tasks if t.task_id.endswith("_model_build")]
+    assert models and {t.task_id for t in models} <= tests.get_flat_relative_ids(upstream=True)
+    assert tests.downstream_task_ids == {"quality_gate_marts"}
+    assert tests.env["DBT_EXCLUDE_RESOURCE_TYPES"] == "unit_test"
+    # it reads the model tasks' partial-parse cache rather than parsing the project afresh
+    built = next(t for t in models if hasattr(t, "cache_dir"))  # (ephemeral models are empty tasks)
+    assert tests.cache_dir is not None and tests.cache_dir == built.cache_dir
+    assert not [t.task_id for t in dag.tasks if t.task_id.startswith("dbt.relationships_")]
+
+
+def test_every_test_that_spans_models_is_a_relationships_test() -> None:
+    """The model tasks run their one-model tests (cautious selection); the tests with
+    several parents are left to `relationship_tests`, which selects relationships tests
+    only. A new multi-model test of another kind would silently run nowhere: fail here."""
+    import json
+
+    nodes = json.loads(MANIFEST.read_text())["nodes"]
+    spanning = [
+        node for node in nodes.values() if node["resource_type"] == "test" and len(set(node["depends_on"]["nodes"])) > 1
+    ]
+    assert len(spanning) >= 30
+    others = [n["name"] for n in spanning if (n.get("test_metadata") or {}).get("name") != "relationships"]
+    assert others == [], f"tests spanning models that no task runs: {others}"
+
+
+def test_dbt_tasks_skip_artifacts_and_lineage_nobody_reads(dag) -> None:
+    from telco_mart.orchestration import freeze_startup_heap
+
+    dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.") and hasattr(t, "env")]
+    for task in dbt_tasks:
+        assert task.env["DBT_WRITE_JSON"] == "false", task.task_id
+        assert task.emit_datasets is False, task.task_id
+        assert task._pre_execute_hook is freeze_startup_heap, task.task_id
+
+
+def test_freezing_the_start_up_heap_keeps_it_out_of_collections() -> None:
+    import gc
+
+    from telco_mart.orchestration import freeze_startup_heap
+
+    before = gc.get_freeze_count()
+    try:
+        freeze_startup_heap({})
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
