@@ -136,3 +136,29 @@ def test_summary_compares_days_and_reports_both_references(bench: dict[str, Any]
     assert reference_a["direct_query_wall_s"] > 0 and reference_a["pipeline_wall_s"] > 0
     assert reference_a["subscriber_days"] > 0
     assert summary["reference_b"] and all(b["sql_s"] >= 0 for b in summary["reference_b"])
+
+
+def test_airflow_log_sql_time_counts_each_dbt_run_once() -> None:
+    """Reference (b) on Airflow: a dbt task's SQL time is its `Finished running` time, not
+    the sum of its nodes (two dbt threads run tests side by side)."""
+    sys.path.insert(0, str(HARNESS.parent))
+    from run_benchmark import parse_airflow_log
+
+    finished = "\x1b[0m10:00:02  Finished running 1 incremental model, 2 data tests in 0 hours 0 minutes and 1.70 seconds (1.70s)."
+    log = "\n".join(
+        [
+            "loaded usage_events_2026-01-04.parquet: read 100 rows [2.5s]",
+            "\x1b[0m10:00:01  1 of 3 OK created sql incremental model staging.stg_a ... [\x1b[32mOK\x1b[0m in 1.00s]",
+            "\x1b[0m10:00:02  2 of 3 PASS not_null_stg_a_id ..... [\x1b[32mPASS\x1b[0m in 0.60s]",
+            "\x1b[0m10:00:02  3 of 3 PASS unique_stg_a_id ....... [\x1b[32mPASS\x1b[0m in 0.60s]",
+            finished,
+            # the same line again (task log and console) counts once
+            finished,
+            "\x1b[0m10:00:09  Finished running 34 data tests in 0 hours 0 minutes and 3.39 seconds (3.39s).",
+        ]
+    )
+    parsed = parse_airflow_log(log)
+    assert parsed["dbt_runs_seen"] == 2 and parsed["dbt_run_seconds"] == pytest.approx(5.09)
+    assert parsed["dbt_node_seconds"] == pytest.approx(2.2)  # kept as a detail only
+    assert parsed["ingest_file_seconds"] == pytest.approx(2.5)
+    assert parsed["sql_seconds"] == pytest.approx(2.5 + 5.09)
