@@ -144,7 +144,10 @@ def test_airflow_log_sql_time_counts_each_dbt_run_once() -> None:
     sys.path.insert(0, str(HARNESS.parent))
     from run_benchmark import parse_airflow_log
 
-    finished = "\x1b[0m10:00:02  Finished running 1 incremental model, 2 data tests in 0 hours 0 minutes and 1.70 seconds (1.70s)."
+    finished = (
+        "\x1b[0m10:00:02  Finished running 1 incremental model, 2 data tests "
+        "in 0 hours 0 minutes and 1.70 seconds (1.70s)."
+    )
     log = "\n".join(
         [
             "loaded usage_events_2026-01-04.parquet: read 100 rows [2.5s]",
