@@ -70,21 +70,6 @@ cell_days as (
 
 ),
 
-base_on_decision_date as (
-
-    select
-        daily_facts.subscriber_id,
-        decision_day.decision_date,
-        daily_facts.month_start_date,
-        daily_facts.plan_id,
-        daily_facts.status
-    from daily_facts
-    inner join decision_day
-        on daily_facts.date_day = decision_day.decision_date
-    where daily_facts.is_in_base
-
-),
-
 recent_facts as (
 
     -- the look-back every per-subscriber figure below needs, and no more
@@ -93,6 +78,23 @@ recent_facts as (
     cross join decision_day
     where daily_facts.date_day <= decision_day.decision_date
         and daily_facts.date_day > {{ dbt.dateadd('day', -activity_lookback_days, 'decision_day.decision_date') }}
+
+),
+
+base_on_decision_date as (
+
+    -- read from the look-back, not the whole daily fact: a CTE read twice is materialised
+    -- (DuckDB), so the daily fact is read once, already cut to the look-back window
+    select
+        recent_facts.subscriber_id,
+        decision_day.decision_date,
+        recent_facts.month_start_date,
+        recent_facts.plan_id,
+        recent_facts.status
+    from recent_facts
+    inner join decision_day
+        on recent_facts.date_day = decision_day.decision_date
+    where recent_facts.is_in_base
 
 ),
 

@@ -33,6 +33,15 @@ usage_days as (
 
 ),
 
+usage_dates as (
+
+    -- a second import of the same model, so that each CTE is read once: DuckDB
+    -- materialises a CTE read twice, which here meant copying every column of the whole
+    -- usage history on each daily run (memory and time that grew with history)
+    select date_day from {{ ref('int_usage_events_aggregated_to_subscriber_days') }}
+
+),
+
 recharges as (
 
     select * from {{ ref('stg_billing__recharges') }}
@@ -69,7 +78,7 @@ data_range as (
     select
         min(date_day) as first_date,
         max(date_day) as last_date
-    from usage_days
+    from usage_dates
 
 ),
 
