@@ -25,6 +25,17 @@ cell_kpis as (
 
 ),
 
+kpi_deliveries as (
+
+    -- a second import of the same model, so that each CTE is read once: DuckDB
+    -- materialises a CTE read twice, which copied the whole KPI history on every run
+    select
+        kpi_date,
+        delivery_date
+    from {{ ref('stg_network__cell_kpis') }}
+
+),
+
 cells as (
 
     select * from {{ ref('dim_cell') }}
@@ -34,7 +45,7 @@ cells as (
 kpi_dates_in_batch as (
 
     select distinct kpi_date
-    from cell_kpis
+    from kpi_deliveries
     {% if is_incremental() %}
     where {{ in_delivery_batch('delivery_date') }}
     {% endif %}
