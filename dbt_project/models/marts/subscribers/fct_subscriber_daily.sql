@@ -9,13 +9,23 @@
 
 -- depends_on: {{ ref('int_activity_dates_touched') }}
 
-{%- set usage_columns = [
-    'voice_calls', 'voice_minutes', 'voice_minutes_on_net', 'voice_minutes_off_net',
-    'voice_minutes_long_distance', 'voice_minutes_roaming', 'voice_minutes_business_hours',
-    'sms_count', 'roaming_events', 'data_sessions', 'data_mb', 'data_mb_day', 'data_mb_night',
-    'data_mb_busy_hour', 'usage_events', 'degraded_cell_events', 'rated_usage_amount',
-    'voice_rated_amount', 'sms_rated_amount', 'data_rated_amount', 'main_cell_id',
+{#- Each source of a subscriber-day and the columns it brings; a version row opens the
+    day only while the line is in the base, any activity opens it (see source_rows). -#}
+{%- set day_sources = [
+    {'cte': 'versions_per_day',
+     'opens_day': "case when status <> 'churned' and activation_date <= date_day then 1 else 0 end",
+     'columns': ['plan_id', 'status', 'activation_date']},
+    {'cte': 'usage_in_scope', 'opens_day': '1', 'columns': [
+        'voice_calls', 'voice_minutes', 'voice_minutes_on_net', 'voice_minutes_off_net',
+        'voice_minutes_long_distance', 'voice_minutes_roaming', 'voice_minutes_business_hours',
+        'sms_count', 'roaming_events', 'data_sessions', 'data_mb', 'data_mb_day', 'data_mb_night',
+        'data_mb_busy_hour', 'usage_events', 'degraded_cell_events', 'rated_usage_amount',
+        'voice_rated_amount', 'sms_rated_amount', 'data_rated_amount', 'main_cell_id']},
+    {'cte': 'recharges_per_day', 'opens_day': '1', 'columns': ['recharge_count', 'recharge_amount']},
+    {'cte': 'bills_per_day', 'opens_day': '1', 'columns': ['billed_amount']},
 ] %}
+{%- set day_columns = [] %}
+{%- for source in day_sources %}{% do day_columns.extend(source.columns) %}{% endfor %}
 
 {#-
     One row per subscriber and day: every day a line is in the base, plus any other day
@@ -165,73 +175,20 @@ source_rows as (
     -- every source's rows for a subscriber-day stacked, to be folded into one row below.
     -- One aggregation instead of a left join per source: an aggregation spills to disk,
     -- while a chain of wide hash joins over a long first run ran out of memory (100,000
-    -- subscribers over 90 days failed at DuckDB's 8 GB cap). A version row opens a
-    -- subscriber-day only while the line is in the base; activity opens one on any day.
+    -- subscribers over 90 days failed at DuckDB's 8 GB cap).
+    {% for source in day_sources %}
     select
         subscriber_id,
         date_day,
-        case when status <> 'churned' and activation_date <= date_day then 1 else 0 end as opens_day,
-        plan_id,
-        status,
-        activation_date,
-        {% for column in usage_columns -%}
-        null as {{ column }},
+        {{ source.opens_day }} as opens_day,
+        {% for column in day_columns -%}
+        {{ column if column in source.columns else 'null' }} as {{ column }}{{ ',' if not loop.last }}
         {% endfor -%}
-        null as recharge_count,
-        null as recharge_amount,
-        null as billed_amount
-    from versions_per_day
-
+    from {{ source.cte }}
+    {% if not loop.last %}
     union all
-
-    select
-        subscriber_id,
-        date_day,
-        1 as opens_day,
-        null as plan_id,
-        null as status,
-        null as activation_date,
-        {% for column in usage_columns -%}
-        {{ column }},
-        {% endfor -%}
-        null as recharge_count,
-        null as recharge_amount,
-        null as billed_amount
-    from usage_in_scope
-
-    union all
-
-    select
-        subscriber_id,
-        date_day,
-        1 as opens_day,
-        null as plan_id,
-        null as status,
-        null as activation_date,
-        {% for column in usage_columns -%}
-        null as {{ column }},
-        {% endfor -%}
-        recharge_count,
-        recharge_amount,
-        null as billed_amount
-    from recharges_per_day
-
-    union all
-
-    select
-        subscriber_id,
-        date_day,
-        1 as opens_day,
-        null as plan_id,
-        null as status,
-        null as activation_date,
-        {% for column in usage_columns -%}
-        null as {{ column }},
-        {% endfor -%}
-        null as recharge_count,
-        null as recharge_amount,
-        billed_amount
-    from bills_per_day
+    {% endif %}
+    {%- endfor %}
 
 ),
 
@@ -241,15 +198,9 @@ subscriber_days as (
     select
         subscriber_id,
         date_day,
-        max(plan_id) as plan_id,
-        max(status) as status,
-        max(activation_date) as activation_date,
-        {% for column in usage_columns -%}
-        max({{ column }}) as {{ column }},
+        {% for column in day_columns -%}
+        max({{ column }}) as {{ column }}{{ ',' if not loop.last }}
         {% endfor -%}
-        max(recharge_count) as recharge_count,
-        max(recharge_amount) as recharge_amount,
-        max(billed_amount) as billed_amount
     from source_rows
     group by
         subscriber_id,
