@@ -754,7 +754,7 @@ def main(argv: list[str] | None = None) -> int:
         "the history run ingests every landed date up to its run date, as the DAG's first run does.",
     ]
     bench.say(f"results in {out_dir}; data in {work_dir}")
-    bench.step(
+    generated = bench.step(
         "setup",
         generate_end,
         "generate",
@@ -768,6 +768,9 @@ def main(argv: list[str] | None = None) -> int:
             "events_per_sub_day": args.events_per_sub_day,
         },
     )
+    if generated.status != "ok":
+        killed = " (killed: most likely out of memory)" if generated.status == "exit -9" else ""
+        raise SystemExit(f"generate failed, {generated.status}{killed}; see {out_dir / generated.detail['log']}")
     # Files for days after the run date are on disk from the start, as in the DAG's demo; the
     # first run only scans dates up to its run date.
     bench.pipeline_run("history", history_end, None)

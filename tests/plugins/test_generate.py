@@ -156,6 +156,40 @@ def test_parquet_has_contract_types_and_the_same_data_as_csv(small_csv: Path, tm
         assert parquet_rel.except_(csv_rel).count("*").fetchall()[0] == (0,), feed.name
 
 
+def test_a_day_larger_than_a_usage_block_lands_in_part_files(small_csv: Path, tmp_path: Path) -> None:
+    """What keeps a province-size day in memory: usage drawn and written a block of
+    subscribers at a time, one file per block, every other feed unchanged."""
+    generate(out=tmp_path, fmt="csv", usage_block_subscribers=60, **SMALL)
+    connection = duckdb.connect()
+    day = SMALL["end"]
+    day_files = sorted((tmp_path / "usage_events" / day.isoformat()).iterdir())
+    assert len(day_files) > 2
+    assert [p.name for p in day_files] == [f"usage_events_{day}_part{k:02d}.csv" for k in range(1, len(day_files) + 1)]
+    parts = [
+        connection.read_csv(str(p), all_varchar=True).select("event_id, subscriber_id, event_ts").fetchall()
+        for p in day_files
+    ]
+    for rows in parts:
+        assert [r[2] for r in rows] == sorted(r[2] for r in rows), "each part is in time order"
+    ids = [r[0] for rows in parts for r in rows]
+    stamp = day.strftime("%Y%m%d")
+    assert ids == [f"EV{stamp}{n:09d}" for n in range(1, len(ids) + 1)], "ids run on across parts"
+    subscribers_per_part = [{r[1] for r in rows} for rows in parts]
+    assert sum(map(len, subscribers_per_part)) == len(set().union(*subscribers_per_part)), (
+        "a subscriber's events are in one part"
+    )
+    # Same day drawn in one block: about as many events (the day's rate is set over the whole
+    # base, not per block), and every feed not drawn from usage byte for byte the same.
+    unblocked = connection.read_csv(
+        str(small_csv / "usage_events" / day.isoformat() / f"usage_events_{day}.csv"), all_varchar=True
+    )
+    assert len(ids) == pytest.approx(unblocked.count("*").fetchall()[0][0], rel=0.15)
+    from_usage = ("usage_events/", "bills/")
+    assert {k: v for k, v in _files(tmp_path).items() if not k.startswith(from_usage)} == {
+        k: v for k, v in _files(small_csv).items() if not k.startswith(from_usage)
+    }
+
+
 def test_truth_files(clean: Path) -> None:
     truth = clean / "_truth"
     profiles = pq.read_table(truth / "subscriber_profiles.parquet")

@@ -154,6 +154,24 @@ def test_each_bad_value_is_quarantined_with_its_reason_and_line(con, landing):
     assert usage[1:] == ("loaded", 10, 2, 8, 0)
 
 
+def test_a_key_delivered_in_an_earlier_file_of_the_day_is_a_duplicate(con, landing):
+    """A mediation day comes in several files; a record repeated in a later one (here with
+    the padding a text export adds) is quarantined, not loaded twice."""
+    write_feed(landing, "usage_events", [EVENT, {**EVENT, "event_id": "E2"}], name="usage_events_part01.csv")
+    write_feed(
+        landing,
+        "usage_events",
+        [{**EVENT, "event_id": " E2 "}, {**EVENT, "event_id": "E3"}],
+        name="usage_events_part02.csv",
+    )
+    run(con, landing)
+    assert [(f.rsplit("/", 1)[1], line, reason) for f, line, reason in quarantine(con)] == [
+        ("usage_events_part02.csv", 2, "duplicate_key")
+    ]
+    loaded = con.execute("select event_id from raw.usage_events order by 1").fetchall()
+    assert loaded == [("E1",), ("E2",), ("E3",)]
+
+
 def test_typed_values_land_in_raw(con, landing):
     write_feed(landing, "usage_events", [{**EVENT, "event_type": "data", "call_type": "", "data_mb": "12.5"}])
     run(con, landing)

@@ -14,12 +14,13 @@ import pyarrow as pa
 from telco_mart import __version__
 from telco_mart.contract import load_contract
 from telco_mart.generate.activity import (
+    USAGE_BLOCK_SUBSCRIBERS,
     DayState,
     bill_rows,
     contact_rows,
     periodic_nps_rows,
     recharge_rows,
-    usage_rows,
+    usage_blocks,
 )
 from telco_mart.generate.catalog import plans_table
 from telco_mart.generate.common import day_number, to_date
@@ -89,10 +90,13 @@ def generate(
     events_per_sub_day: float = 10.0,
     log: Callable[[str], None] | None = None,
     settings: GeneratorSettings = DEFAULT_SETTINGS,
+    usage_block_subscribers: int = USAGE_BLOCK_SUBSCRIBERS,
 ) -> GenerationSummary:
     """Write every contract feed for each delivery day from ``start`` to ``end`` into ``out``.
 
-    The same arguments give byte-identical files. Files of an earlier run in ``out`` that
+    A day's usage with more active subscribers than ``usage_block_subscribers`` lands as one
+    file per block (``usage_events_<date>_part01.parquet``, ...), which bounds the memory a
+    province-size day takes. The same arguments give byte-identical files. Files of an earlier run in ``out`` that
     this run does not write are left alone (``_truth/defects.json`` excepted, so the answer
     key never describes defects that are not there).
     """
@@ -120,16 +124,20 @@ def generate(
             if month_start >= first:
                 bills = bill_rows(population, month_start, day - 1, day, usage_this_month)
             usage_this_month[:] = 0.0
-        usage = usage_rows(population, state, seed, events_per_sub_day)
-        usage_this_month += np.bincount(usage.subscriber, weights=usage.charged, minlength=population.size)
-        tables = _day_tables(world, state, day == first, seed, settings)
-        tables |= {"usage_events": usage.table, "bills": bills}
-        if missing := set(contract.feeds) - set(tables):
+        usage_events = 0
+        # Usage is written block by block as it is drawn, so only one block is ever in memory.
+        for usage in usage_blocks(population, state, seed, events_per_sub_day, usage_block_subscribers):
+            usage_this_month += np.bincount(usage.subscriber, weights=usage.charged, minlength=population.size)
+            writer.write("usage_events", date, usage.table, suffix=usage.part)
+            usage_events += usage.table.num_rows
+        tables = _day_tables(world, state, day == first, seed, settings) | {"bills": bills}
+        if missing := set(contract.feeds) - set(tables) - {"usage_events"}:
             raise RuntimeError(f"the contract has feeds the generator does not build: {sorted(missing)}")
         for feed in contract.load_order():
-            writer.write(feed, date, tables[feed])
+            if feed != "usage_events":
+                writer.write(feed, date, tables[feed])
         say(
-            f"day {date}: {usage.table.num_rows:,} usage events, {tables['recharges'].num_rows:,} recharges, "
+            f"day {date}: {usage_events:,} usage events, {tables['recharges'].num_rows:,} recharges, "
             f"{tables['subscribers'].num_rows:,} subscriber rows ({time.perf_counter() - began:.1f}s)"
         )
 

@@ -218,7 +218,7 @@ def expected_charge_per_event(
     """What one event of each subscriber is rated, on average, under the usage model.
 
     Prepaid top-ups are sized from this so that recharges and rated usage tell the same
-    spend story; it mirrors the pricing in ``activity.usage_rows``.
+    spend story; it mirrors the pricing in ``activity.usage_blocks``.
     """
     call_mix = CALL_TYPE_WEIGHTS[traveller.astype(int)]
     bundle = BUNDLE_SHARE[PLAN_CATEGORY[plan]]

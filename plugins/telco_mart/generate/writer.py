@@ -66,8 +66,9 @@ class FeedWriter:
         self.written: set[Path] = set()
         self.rows_per_feed: dict[str, int] = dict.fromkeys(contract.feeds, 0)
 
-    def write(self, feed_name: str, day: dt.date, table: pa.Table | None) -> Path | None:
-        """The file written, or None when there was nothing to deliver."""
+    def write(self, feed_name: str, day: dt.date, table: pa.Table | None, suffix: str = "") -> Path | None:
+        """The file written, or None when there was nothing to deliver; ``suffix`` names one
+        of several files of the feed and day (see ``feed_file``)."""
         feed = self.contract.feed(feed_name)
         schema = arrow_schema(feed, self.fmt)
         if table is None or table.num_rows == 0:
@@ -75,7 +76,7 @@ class FeedWriter:
         if table.column_names != schema.names:
             raise ValueError(f"{feed_name}: built columns {table.column_names} are not the contract's {schema.names}")
         table = table.cast(schema)
-        path = feed_file(self.out, feed_name, day, self.fmt)
+        path = feed_file(self.out, feed_name, day, self.fmt, suffix)
         path.parent.mkdir(parents=True, exist_ok=True)
         if self.fmt == "csv":
             with path.open("wb") as stream:

@@ -359,6 +359,7 @@ def _check_rows(
     staged = staged_types(con)
     typed = ", ".join(f"{typed_expression(feed.column(c), staged[c])} as {typed_name(c)}" for c in present)
     key_cols = [typed_name(k) for k in feed.key]
+    first_key_typed = typed_expression(feed.column(feed.key[0]), staged[feed.key[0]])
     joins, reasons = [], []
     for n, column in enumerate(c for c in feed.columns if c.references and c.name in present):
         ref_feed = contract.feed(column.references)
@@ -389,9 +390,13 @@ def _check_rows(
             group by all having count(*) > 1
         ),
         earlier_keys as (
+            -- keys of this file already loaded from another file of the day; the semi join
+            -- on the file's own keys keeps a day's fifth part file from aggregating the four
+            -- before it
             select distinct {", ".join(_q(k) for k in feed.key)}
             from {raw_table}
             where _delivery_date = ? and _source_file <> ?
+              and {_q(feed.key[0])} in (select {first_key_typed} from {INCOMING_TABLE} i)
         )
         select v.* exclude (_value_reasons),
             concat_ws('; ',
