@@ -13,7 +13,7 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, chain, dag, get_current_context, task
 
 from telco_mart.config import Settings
-from telco_mart.orchestration import dbt_task_group, dbt_vars_from_ingest, fail_without_retry
+from telco_mart.orchestration import dbt_batch_from_ingest, dbt_task_group, fail_without_retry
 from telco_mart.runtime import WAREHOUSE_POOL
 
 START_DATE = pendulum.parse(os.environ.get("TELCO_MART_START_DATE", "2026-01-01"), tz="UTC")
@@ -111,7 +111,7 @@ def operator_daily() -> None:
 
     ingested = ingest()
     campaign_catalog() >> ingested
-    transform = dbt_task_group("dbt", dbt_vars_from_ingest("ingest"), SETTINGS)
+    transform = dbt_task_group("dbt", dbt_batch_from_ingest("ingest"), SETTINGS)
     chain(
         quality_gate_raw(ingested),
         transform,

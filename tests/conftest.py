@@ -87,17 +87,18 @@ def run_dbt(
     target_dir: Path,
     dbt_vars: dict[str, str] | None = None,
     project_dir: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> str:
-    """Run the real dbt CLI on the project (or a copy of it) against ``warehouse``; return its
-    output, raise on failure."""
+    """Run the real dbt CLI on the project (or a copy of it) against ``warehouse``, with
+    ``env`` added to its environment; return its output, raise on failure."""
     import json
     import os
     import subprocess
 
     from telco_mart.runtime import airflow_environment
 
-    env = airflow_environment()
-    env["TELCO_MART_WAREHOUSE"] = str(warehouse)
+    environment = airflow_environment() | (env or {})
+    environment["TELCO_MART_WAREHOUSE"] = str(warehouse)
     cmd = [
         str(Path(sys.executable).with_name("dbt")),
         *args,
@@ -112,7 +113,7 @@ def run_dbt(
     ]
     if dbt_vars:
         cmd += ["--vars", json.dumps(dbt_vars)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=os.fspath(REPO_ROOT), check=False)
+    proc = subprocess.run(cmd, env=environment, capture_output=True, text=True, cwd=os.fspath(REPO_ROOT), check=False)
     if proc.returncode != 0:
         raise AssertionError(f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
     return proc.stdout

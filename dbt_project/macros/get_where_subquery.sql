@@ -4,13 +4,13 @@
 
     Overrides dbt's global get_where_subquery (which applies a test's `where` config). A model
     opts in with `meta: {incremental_test_scope: {column: <date column>}}`:
-      - a delivery-date column (staging event feeds) is limited to the batch vars
-        batch_start_date .. batch_end_date exactly (macro in_delivery_batch);
+      - a delivery-date column (staging event feeds) is limited to the batch
+        batch_start_date .. batch_end_date exactly (macros in_delivery_batch, batch_setting);
       - with `late_arrivals: true` (activity-date columns, e.g. date_day of the daily
         facts) the window starts var incremental_test_late_days earlier, because a late
         record rebuilds the day it happened on.
-    With the default batch vars (everything), as in a plain `dbt build` or `dbt test` by
-    hand, nothing is limited: that is the full check. A test's own `where` config still
+    With the default batch (everything), as in a plain `dbt build` or `dbt test` by hand,
+    nothing is limited: that is the full check. A test's own `where` config still
     applies on top.
 -#}
 {% macro get_where_subquery(relation) -%}
@@ -43,8 +43,8 @@
     {%- if not scope -%}
         {%- do return('') -%}
     {%- endif -%}
-    {%- set start_date = var('batch_start_date') | string | trim -%}
-    {%- set end_date = var('batch_end_date') | string | trim -%}
+    {%- set start_date = batch_setting('batch_start_date') -%}
+    {%- set end_date = batch_setting('batch_end_date') -%}
     {%- if start_date <= '1900-01-01' and end_date >= '9999-12-31' -%}
         {%- do return('') -%}
     {%- endif -%}

@@ -16,15 +16,34 @@ directory with one variable, and tests point a whole run at a temporary folder.
 | TELCO_MART_TASK_RETRIES | `2` | Airflow retries of a failed task (with exponential backoff) |
 | TELCO_MART_RETRY_DELAY_SECONDS | `60` | first retry delay |
 | TELCO_MART_DBT_UNIT_TESTS | `false` | also run dbt's unit tests in the DAG's dbt builds (see `dbt_environment`) |
+
+Each run's dbt batch (the delivery dates it rebuilds, the day it decides campaigns for) is not
+a setting: the DAG and the benchmark pass it per run as TELCO_MART_BATCH_START_DATE,
+TELCO_MART_BATCH_END_DATE and TELCO_MART_RUN_DATE (``dbt_batch_environment``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+#: Each dbt batch setting and the environment variable that carries it into dbt, where
+#: ``dbt_project/macros/batch_setting.sql`` reads it at execution (an explicit --vars wins).
+BATCH_ENVIRONMENT = {
+    "batch_start_date": "TELCO_MART_BATCH_START_DATE",
+    "batch_end_date": "TELCO_MART_BATCH_END_DATE",
+    "run_date": "TELCO_MART_RUN_DATE",
+}
+
+
+def dbt_batch_environment(batch: Mapping[str, str]) -> dict[str, str]:
+    """The environment that hands dbt a batch: not ``--vars``, whose change every day would
+    make dbt parse the whole project again (about 10 s a call)."""
+    return {BATCH_ENVIRONMENT[name]: value for name, value in batch.items()}
 
 
 def _path(var: str, default: Path) -> Path:

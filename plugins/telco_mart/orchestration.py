@@ -42,7 +42,7 @@ from cosmos import (
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 from cosmos.operators.local import DbtTestLocalOperator
 
-from telco_mart.config import Settings
+from telco_mart.config import Settings, dbt_batch_environment
 from telco_mart.runtime import WAREHOUSE_POOL
 
 PROFILE_NAME = "telco_mart"
@@ -52,25 +52,34 @@ RELATIONSHIP_TESTS = "test_name:relationships"
 RELATIONSHIP_TESTS_TASK_ID = "relationship_tests"
 
 
-def dbt_vars_from_ingest(ingest_task_id: str) -> dict[str, str]:
-    """dbt vars templated from the ingest task's summary: the delivery dates it changed."""
+def dbt_batch_from_ingest(ingest_task_id: str) -> dict[str, str]:
+    """The dbt batch as environment variables templated from the ingest task's summary: the
+    delivery dates it changed, and the run's logical date.
+
+    Environment, not ``--vars``: dbt parses the whole project afresh when its vars change,
+    which a new day always does, and the macro that reads these (``batch_setting``) reads
+    them only at execution, so each day's first dbt task starts from the partial parse.
+    """
     pull = f"ti.xcom_pull(task_ids='{ingest_task_id}')"
-    return {
-        "batch_start_date": "{{ " + pull + "['batch_start_date'] }}",
-        "batch_end_date": "{{ " + pull + "['batch_end_date'] }}",
-        "run_date": "{{ ds }}",
-    }
+    return dbt_batch_environment(
+        {
+            "batch_start_date": "{{ " + pull + "['batch_start_date'] }}",
+            "batch_end_date": "{{ " + pull + "['batch_end_date'] }}",
+            "run_date": "{{ ds }}",
+        }
+    )
 
 
 def dbt_task_group(
-    group_id: str, dbt_vars: dict[str, str], settings: Settings | None = None, **kwargs: Any
+    group_id: str, batch_env: dict[str, str], settings: Settings | None = None, **kwargs: Any
 ) -> DbtTaskGroup:
     """One task per model (``dbt build`` of the model and its one-model tests), then one task
-    for the relationships tests, all in the warehouse pool."""
+    for the relationships tests, all in the warehouse pool; ``batch_env`` is the batch
+    (``dbt_batch_from_ingest``)."""
     settings = settings or Settings.from_env()
     project_dir: Path = settings.dbt_project_dir
     manifest = project_dir / "target" / "manifest.json"
-    env = task_dbt_environment(settings)
+    env = task_dbt_environment(settings) | batch_env
     profile_config = ProfileConfig(
         profile_name=PROFILE_NAME,
         target_name=TARGET_NAME,
@@ -78,7 +87,6 @@ def dbt_task_group(
     )
     common_args: dict[str, Any] = {
         "pool": WAREHOUSE_POOL,
-        "vars": dbt_vars,
         "pre_execute": freeze_startup_heap,
     }
     group = DbtTaskGroup(

@@ -83,10 +83,14 @@ def test_catalog_then_ingest_then_one_dbt_task_per_model_then_publish_then_summa
     assert summarise.downstream_task_ids == set()
 
 
-def test_dbt_tasks_get_the_ingested_batch_as_vars(dag) -> None:
-    task = next(t for t in dag.tasks if t.task_id.startswith("dbt.stg_mediation__usage_events"))
-    assert "batch_start_date" in task.vars and "xcom_pull(task_ids='ingest')" in task.vars["batch_start_date"]
-    assert task.vars["run_date"] == "{{ ds }}"
+def test_dbt_tasks_get_the_ingested_batch_in_their_environment_not_as_vars(dag) -> None:
+    """New --vars every day would make each day's first dbt call parse the whole project."""
+    dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.") and hasattr(t, "env")]
+    for task in dbt_tasks:
+        assert "xcom_pull(task_ids='ingest')" in task.env["TELCO_MART_BATCH_START_DATE"], task.task_id
+        assert "xcom_pull(task_ids='ingest')" in task.env["TELCO_MART_BATCH_END_DATE"], task.task_id
+        assert task.env["TELCO_MART_RUN_DATE"] == "{{ ds }}", task.task_id
+        assert not task.vars, task.task_id
 
 
 def test_dbt_tasks_write_the_configured_warehouse_and_leave_unit_tests_to_ci(dag) -> None:

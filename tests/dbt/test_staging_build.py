@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from telco_mart.config import dbt_batch_environment
 from tests.conftest import SMALL_END, run_dbt
 
 EVENT_MODELS = {
@@ -102,3 +104,35 @@ def test_a_batch_run_tests_the_batch_and_a_full_test_tests_everything(built_ware
     assert failed in unique_test(None)
     compiled = next((tmp_path / "target" / "compiled").rglob("unique_stg_mediation__usage_events_event_id.sql"))
     assert "delivery_date between" not in compiled.read_text()  # the full test is not limited
+
+
+def test_a_batch_in_the_environment_scopes_the_run_without_a_fresh_parse(built_warehouse: Path, tmp_path: Path) -> None:
+    """The DAG hands dbt each day's batch in the environment (macros/batch_setting.sql), read
+    only at execution: each day's SQL has that day's dates and dbt starts from the partial
+    parse, where new --vars every day made it parse the whole project. By hand, --vars win."""
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(built_warehouse.read_bytes())
+    target = tmp_path / "target"
+    select = ["compile", "--select", "int_activity_dates_touched"]
+
+    def batch(day: str) -> dict[str, str]:
+        return {"batch_start_date": day, "batch_end_date": day, "run_date": day}
+
+    def compiled_bounds() -> str:
+        sql = next((target / "compiled").rglob("int_activity_dates_touched.sql")).read_text()
+        (bounds,) = set(re.findall(r"between cast\('([0-9-]+)' as date\) and cast\('([0-9-]+)' as date\)", sql))
+        return bounds
+
+    run_dbt(["parse"], copy, target)
+    log = target / "logs" / "dbt.log"
+    parsed = len(log.read_text())
+    days = [(SMALL_END - timedelta(days=k)).isoformat() for k in (2, 1, 0)]
+    for day in days[1:]:
+        run_dbt(select, copy, target, env=dbt_batch_environment(batch(day)))
+        assert compiled_bounds() == (day, day)
+    since_parse = log.read_text()[parsed:]
+    assert since_parse.count("no changes found, skipping parsing") == 2
+    assert "Unable to do partial parsing" not in since_parse
+
+    run_dbt(select, copy, target, batch(days[0]), env=dbt_batch_environment(batch(days[2])))
+    assert compiled_bounds() == (days[0], days[0])
