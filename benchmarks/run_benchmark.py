@@ -58,7 +58,8 @@ PIPELINE_STEPS = ("ingest", "gate", "dbt", "decisions", "marts_gate", "publish_g
 GATE_STEPS = ("gate", "marts_gate", "publish_gate")
 CAMPAIGNS_PATH = "models/marts/campaigns"
 #: What a measured revision needs from the repository (``--source``): code, models, suites, catalog.
-SOURCE_PATHS = ("dags", "plugins", "dbt_project", "expectations", "campaigns")
+#: What a measured revision is made of; the steps script is among it, so it matches the code it calls.
+SOURCE_PATHS = ("dags", "plugins", "dbt_project", "expectations", "campaigns", "benchmarks/steps.py")
 
 
 @dataclass
@@ -139,7 +140,7 @@ class Bench:
         self.source_root = source_root
         self.out_dir = out_dir
         self.work_dir = work_dir
-        self.landing = work_dir / "landing"
+        self.landing = args.landing or work_dir / "landing"
         self.data_dir = work_dir / "data"
         self.warehouse = self.data_dir / "warehouse.duckdb"
         self.logs = out_dir / "logs"
@@ -222,7 +223,13 @@ class Bench:
             run,
             day,
             step,
-            [sys.executable, str(STEPS_SCRIPT), kind, str(params_path), str(result_path)],
+            [
+                sys.executable,
+                str(self.source_root / STEPS_SCRIPT.relative_to(REPO_ROOT)),
+                kind,
+                str(params_path),
+                str(result_path),
+            ],
             **extra,
         )
         reported: dict[str, Any] = json.loads(result_path.read_text()) if result_path.exists() else {}
@@ -293,7 +300,7 @@ class Bench:
         summary = ingest.detail["summary"]
         start = date.fromisoformat(summary["batch_start_date"])
         end = date.fromisoformat(summary["batch_end_date"])
-        dbt_vars = {
+        batch = {
             "batch_start_date": start.isoformat(),
             "batch_end_date": end.isoformat(),
             "run_date": day.isoformat(),
@@ -316,7 +323,7 @@ class Bench:
             day,
             "dbt",
             "dbt",
-            {"command": self.args.dbt_command, "vars": dbt_vars, "target_dir": self.target_dir, "selection": selection},
+            {"command": self.args.dbt_command, "batch": batch, "target_dir": self.target_dir, "selection": selection},
             **tag,
         )
         dbt.rows_in = batch_rows
@@ -330,7 +337,7 @@ class Bench:
                 "dbt",
                 {
                     "command": self.args.dbt_command,
-                    "vars": dbt_vars,
+                    "batch": batch,
                     "target_dir": self.target_dir,
                     "selection": ["--select", f"path:{CAMPAIGNS_PATH}"],
                 },
@@ -355,7 +362,7 @@ class Bench:
             self.skipped(run, day, "publish", f"refused by {', '.join(r.step for r in refused)}", **tag)
         else:
             self.step(run, day, "publish", "publish", {"run_date": day.isoformat(), "run_id": run_id}, **tag)
-        return {"batch_start_date": start.isoformat(), "batch_end_date": end.isoformat(), "vars": dbt_vars}
+        return {"batch_start_date": start.isoformat(), "batch_end_date": end.isoformat(), "batch": batch}
 
     def catch_up(self, days: list[date]) -> None:
         """Bring in the delivery dates between two reported incremental days."""
@@ -368,7 +375,7 @@ class Bench:
         self.say(f"catch-up: {len(days)} day(s) {days[0]} .. {days[-1]} in one ingest and one dbt build")
         self.pipeline_run("catch-up", days[-1], None, dates=days)
 
-    def reference_a(self, day: date, dbt_vars: dict[str, str], k: int | None) -> None:
+    def reference_a(self, day: date, batch: dict[str, str], k: int | None) -> None:
         """Direct query over the day's landed usage files vs ingest + dbt up to the daily facts."""
         params = {"landing": str(self.landing), "day": day.isoformat()}
         self.step("reference", day, "direct_query", "direct_query", params, incremental_day=k)
@@ -379,7 +386,7 @@ class Bench:
             "dbt",
             {
                 "command": "run",
-                "vars": dbt_vars,
+                "batch": batch,
                 "target_dir": self.target_dir,
                 "selection": ["--select", "+fct_subscriber_daily"],
             },
@@ -506,7 +513,7 @@ def summarise(results: list[StepResult]) -> dict[str, Any]:
             "pipeline_wall_s": round(pipeline, 3),
             "ratio_pipeline_to_direct": round(pipeline / direct.wall_s, 2) if direct.wall_s else None,
             "note": "pipeline = that day's ingest step (all feeds) + `dbt run --select +fct_subscriber_daily` "
-            "with the day's vars, each a fresh process; direct = one DuckDB query over the day's landed "
+            "with the day's batch, each a fresh process; direct = one DuckDB query over the day's landed "
             "usage Parquet files in a fresh process (process start-up included on both sides).",
         }
 
@@ -683,6 +690,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "benchmarks" / "results")
     parser.add_argument("--work-dir", type=Path, help="landing, warehouse and dbt targets (default <results>/work)")
     parser.add_argument("--keep-data", action="store_true", help="keep the landing folder and warehouse afterwards")
+    parser.add_argument(
+        "--landing",
+        type=lambda p: Path(p).resolve(),
+        help="use this landing folder (an earlier run's, kept with --keep-data) instead of generating; "
+        "its _truth/generation.json must record the same scale, dates, seed and density",
+    )
     args = parser.parse_args(argv)
     args.incremental = sorted({int(k) for k in str(args.incremental_days).split(",") if k.strip()})
     if not args.incremental or args.incremental[0] < 1:
@@ -720,6 +733,17 @@ def prepare_source(source: str, work_dir: Path) -> tuple[Path, dict[str, Any]]:
     return root, {"source": source, "commit": commit, "local_edits": False}
 
 
+def check_landing(landing: Path, generation: dict[str, Any]) -> None:
+    """Refuse a reused landing folder that another scale, window, seed or density made."""
+    recorded = landing / "_truth" / "generation.json"
+    if not recorded.exists():
+        raise SystemExit(f"--landing {landing}: no {recorded.relative_to(landing)}, so not a generated landing")
+    made_with = json.loads(recorded.read_text())["arguments"]
+    wanted = generation | {"fmt": "parquet", "defects": False}
+    if differ := {k: (made_with.get(k), v) for k, v in wanted.items() if made_with.get(k) != v}:
+        raise SystemExit(f"--landing {landing} was generated with other arguments (found, wanted): {differ}")
+
+
 def scale_name(subscribers: int) -> str:
     for unit, size in (("m", 1_000_000), ("k", 1_000)):
         if subscribers >= size and subscribers % size == 0:
@@ -754,21 +778,22 @@ def main(argv: list[str] | None = None) -> int:
         "the history run ingests every landed date up to its run date, as the DAG's first run does.",
     ]
     bench.say(f"results in {out_dir}; data in {work_dir}")
-    generated = bench.step(
-        "setup",
-        generate_end,
-        "generate",
-        "generate",
-        {
-            "subscribers": args.subscribers,
-            "start": history_start.isoformat(),
-            "end": generate_end.isoformat(),
-            "seed": args.seed,
-            "landing": str(bench.landing),
-            "events_per_sub_day": args.events_per_sub_day,
-        },
-    )
-    if generated.status != "ok":
+    generation = {
+        "subscribers": args.subscribers,
+        "start": history_start.isoformat(),
+        "end": generate_end.isoformat(),
+        "seed": args.seed,
+        "events_per_sub_day": args.events_per_sub_day,
+    }
+    if args.landing:
+        check_landing(args.landing, generation)
+        generated = bench.skipped("setup", generate_end, "generate", f"landing reused from {args.landing}")
+        notes.append(f"the landing was not generated in this run: reused {args.landing}, same generator arguments")
+    else:
+        generated = bench.step(
+            "setup", generate_end, "generate", "generate", generation | {"landing": str(bench.landing)}
+        )
+    if generated.status not in ("ok", "skipped"):
         killed = " (killed: most likely out of memory)" if generated.status == "exit -9" else ""
         raise SystemExit(f"generate failed, {generated.status}{killed}; see {out_dir / generated.detail['log']}")
     # Files for days after the run date are on disk from the start, as in the DAG's demo; the
@@ -785,7 +810,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"incremental days {previous + 1}..{k - 1} ({gap[0]} .. {gap[-1]}) were brought in by a "
                 f"'{args.catch_up}' catch-up before day {k}: "
                 + (
-                    "one ingest of those dates, the quality gate over them and one dbt build (batch vars)"
+                    "one ingest of those dates, the quality gate over them and one dbt build (the batch of those dates)"
                     if args.catch_up == "batch"
                     else "each as a full incremental run"
                 )
@@ -793,7 +818,7 @@ def main(argv: list[str] | None = None) -> int:
         day = history_end + timedelta(days=k)
         info = bench.pipeline_run("incremental", day, k)
         if k == reference_k and not args.no_reference:
-            bench.reference_a(day, info["vars"], k)
+            bench.reference_a(day, info["batch"], k)
         previous = k
     if airflow_day:
         bench.airflow_run(airflow_day)

@@ -264,13 +264,14 @@ def summarise_run_results(path: Path) -> dict[str, Any]:
 
 
 def step_dbt(params: dict[str, Any]) -> dict[str, Any]:
-    """One ``dbt build`` with the DAG's vars and environment, through dbt's in-process runner
+    """One ``dbt build`` with the DAG's batch and environment, through dbt's in-process runner
     (one writer, dbt threads)."""
     from dbt.cli.main import dbtRunner
 
-    from telco_mart.config import Settings
+    from telco_mart.config import Settings, dbt_batch_environment
 
-    os.environ.update(Settings.from_env().dbt_environment())
+    batch_environment = dbt_batch_environment(params["batch"])
+    os.environ.update(Settings.from_env().dbt_environment() | batch_environment)
 
     project = SOURCE_ROOT / "dbt_project"
     target = Path(params["target_dir"])
@@ -284,11 +285,9 @@ def step_dbt(params: dict[str, Any]) -> dict[str, Any]:
         str(target),
         "--log-path",
         str(target / "logs"),
-        "--vars",
-        json.dumps(params["vars"]),
         *params.get("selection", []),
     ]
-    print("dbt " + " ".join(args), flush=True)
+    print(" ".join(f"{k}={v}" for k, v in batch_environment.items()) + " dbt " + " ".join(args), flush=True)
     outcome = dbtRunner().invoke(args)
     run_results = target / "run_results.json"
     summary = summarise_run_results(run_results) if run_results.exists() else {}

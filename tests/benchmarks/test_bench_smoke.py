@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,6 +49,9 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert proc.returncode == 0, f"harness failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
     return {
         "out_dir": out_dir,
+        "results": results,
+        "cmd": cmd,
+        "landing": work / "landing",
         "warehouse": work / "data" / "warehouse.duckdb",
         "doc": json.loads((out_dir / "results.json").read_text()),
     }
@@ -136,6 +140,31 @@ def test_summary_compares_days_and_reports_both_references(bench: dict[str, Any]
     assert reference_a["direct_query_wall_s"] > 0 and reference_a["pipeline_wall_s"] > 0
     assert reference_a["subscriber_days"] > 0
     assert summary["reference_b"] and all(b["sql_s"] >= 0 for b in summary["reference_b"])
+
+
+def test_a_kept_landing_is_reused_only_for_the_same_generator_arguments(bench: dict[str, Any], tmp_path: Path) -> None:
+    """A province-size landing takes minutes to generate: a rerun can take the one an earlier
+    run kept, but never one made for another scale, window, seed or density."""
+    base = [a for a in bench["cmd"] if not a.startswith(("--name=", "--work-dir=", "--keep-data"))]
+    reuse = [*base, "--no-reference", f"--landing={bench['landing']}", f"--work-dir={tmp_path / 'work'}"]
+
+    refused = subprocess.run(
+        [*[a for a in reuse if a != "--subscribers=200"], "--subscribers=300", "--name=refused"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert "generated with other arguments" in refused.stderr and "'subscribers': (200, 300)" in refused.stderr
+
+    proc = subprocess.run([*reuse, "--name=reused"], capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+    assert proc.returncode == 0, f"harness failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    doc = json.loads((bench["results"] / "reused" / "results.json").read_text())
+    generate = steps_of(doc, "setup")["generate"]
+    assert generate["status"] == "skipped" and str(bench["landing"]) in generate["error"]
+    assert steps_of(doc, "incremental")["publish"]["status"] == "ok"
+    assert bench["landing"].is_dir(), "a reused landing is not the run's to delete"
 
 
 def test_airflow_log_sql_time_counts_each_dbt_run_once() -> None:
