@@ -115,13 +115,27 @@ rule_checks as (
 
 eligible as (
 
+    -- a plain aggregate, which spills to disk: one group per subscriber and campaign
+    -- (110 million at 10 million subscribers), too many to hold in memory
     select
         subscriber_id,
-        campaign_id,
-        {{ dbt.listagg('reason_code', "'|'", 'order by rule_number') }} as eligibility_reason_codes
+        campaign_id
     from rule_checks
     group by subscriber_id, campaign_id
     having min(case when is_rule_met then 1 else 0 end) = 1
+
+),
+
+campaign_reason_codes as (
+
+    -- an eligible subscriber met every rule of the campaign, so the reasons are the
+    -- campaign's rules in order: listed once per campaign, not per subscriber (an ordered
+    -- list per group cannot spill, and ran out of memory at 10 million subscribers)
+    select
+        campaign_id,
+        {{ dbt.listagg('reason_code', "'|'", 'order by rule_number') }} as eligibility_reason_codes
+    from active_rules
+    group by campaign_id
 
 ),
 
@@ -227,7 +241,7 @@ candidates as (
         active_campaigns.cooldown_days,
         active_campaigns.daily_capacity,
         active_campaigns.catalog_version,
-        eligible.eligibility_reason_codes,
+        campaign_reason_codes.eligibility_reason_codes,
         audience.segment,
         audience.lifecycle_stage,
         audience.has_valid_contact_number,
@@ -256,6 +270,8 @@ candidates as (
         on eligible.subscriber_id = audience.subscriber_id
     inner join active_campaigns
         on eligible.campaign_id = active_campaigns.campaign_id
+    inner join campaign_reason_codes
+        on eligible.campaign_id = campaign_reason_codes.campaign_id
     cross join policy
     left join opt_out_state as channel_preference
         on eligible.subscriber_id = channel_preference.subscriber_id
