@@ -138,6 +138,8 @@ class Bench:
     def __init__(self, args: argparse.Namespace, out_dir: Path, work_dir: Path, source_root: Path) -> None:
         self.args = args
         self.source_root = source_root
+        # the measured revision's own steps script, so the two always match
+        self.steps_script = source_root / STEPS_SCRIPT.relative_to(REPO_ROOT)
         self.out_dir = out_dir
         self.work_dir = work_dir
         self.landing = args.landing or work_dir / "landing"
@@ -223,13 +225,7 @@ class Bench:
             run,
             day,
             step,
-            [
-                sys.executable,
-                str(self.source_root / STEPS_SCRIPT.relative_to(REPO_ROOT)),
-                kind,
-                str(params_path),
-                str(result_path),
-            ],
+            [sys.executable, str(self.steps_script), kind, str(params_path), str(result_path)],
             **extra,
         )
         reported: dict[str, Any] = json.loads(result_path.read_text()) if result_path.exists() else {}

@@ -31,13 +31,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-#: Each dbt batch setting and the environment variable that carries it into dbt, where
-#: ``dbt_project/macros/batch_setting.sql`` reads it at execution (an explicit --vars wins).
-BATCH_ENVIRONMENT = {
-    "batch_start_date": "TELCO_MART_BATCH_START_DATE",
-    "batch_end_date": "TELCO_MART_BATCH_END_DATE",
-    "run_date": "TELCO_MART_RUN_DATE",
-}
+#: Each dbt batch setting and the environment variable that carries it into dbt: the name the
+#: macro ``dbt_project/macros/batch_setting.sql`` reads at execution (an explicit --vars wins).
+BATCH_ENVIRONMENT = {name: f"TELCO_MART_{name.upper()}" for name in ("batch_start_date", "batch_end_date", "run_date")}
 
 
 def dbt_batch_environment(batch: Mapping[str, str]) -> dict[str, str]:

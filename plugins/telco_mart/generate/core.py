@@ -96,9 +96,9 @@ def generate(
 
     A day's usage with more active subscribers than ``usage_block_subscribers`` lands as one
     file per block (``usage_events_<date>_part01.parquet``, ...), which bounds the memory a
-    province-size day takes. The same arguments give byte-identical files. Files of an earlier run in ``out`` that
-    this run does not write are left alone (``_truth/defects.json`` excepted, so the answer
-    key never describes defects that are not there).
+    province-size day takes. The same arguments give byte-identical files. Files of an
+    earlier run in ``out`` that this run does not write are left alone (``_truth/defects.json``
+    excepted, so the answer key never describes defects that are not there).
     """
     _check(subscribers, start, end, seed, fmt, defects, events_per_sub_day)
     began = time.perf_counter()
