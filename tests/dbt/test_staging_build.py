@@ -106,6 +106,39 @@ def test_a_batch_run_tests_the_batch_and_a_full_test_tests_everything(built_ware
     assert "delivery_date between" not in compiled.read_text()  # the full test is not limited
 
 
+def test_an_event_twice_in_raw_fails_the_key_test_rather_than_being_merged(
+    built_warehouse: Path, tmp_path: Path
+) -> None:
+    """Event staging has no dedupe window: ingestion loads a key once per delivery date, and
+    a row that reached raw some other way must stop the build, not be quietly dropped."""
+    copy = tmp_path / "warehouse.duckdb"
+    copy.write_bytes(built_warehouse.read_bytes())
+    day = SMALL_END.isoformat()
+    with duckdb.connect(str(copy)) as c:
+        c.execute(
+            "insert into raw.usage_events select * replace (_source_line + 1000000 as _source_line) "
+            "from raw.usage_events where _delivery_date = ? limit 1",
+            [day],
+        )
+    try:
+        output = run_dbt(
+            ["build", "--select", "stg_mediation__usage_events"],
+            copy,
+            tmp_path / "target",
+            {"batch_start_date": day, "batch_end_date": day, "run_date": day},
+        )
+    except AssertionError as failed:
+        output = str(failed)
+    assert "FAIL 1 unique_stg_mediation__usage_events_event_id" in output
+    with duckdb.connect(str(copy), read_only=True) as c:
+        staged, distinct = c.execute(
+            "select count(*), count(distinct event_id) from staging.stg_mediation__usage_events "
+            "where delivery_date = ?",
+            [day],
+        ).fetchall()[0]
+    assert staged == distinct + 1
+
+
 def test_a_batch_in_the_environment_scopes_the_run_without_a_fresh_parse(built_warehouse: Path, tmp_path: Path) -> None:
     """The DAG hands dbt each day's batch in the environment (macros/batch_setting.sql), read
     only at execution: each day's SQL has that day's dates and dbt starts from the partial

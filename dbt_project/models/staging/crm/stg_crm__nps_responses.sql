@@ -44,39 +44,6 @@ renamed as (
 
     from source
 
-),
-
-ranked as (
-
-    -- a delivery loaded twice, or corrected, carries the same row more than once:
-    -- keep the latest load, then the first line of the file
-    select
-        *,
-        row_number() over (
-            partition by delivery_date, nps_response_id
-            order by loaded_at desc, source_line asc, source_file asc
-        ) as version_rank
-    from renamed
-
-),
-
-deduplicated as (
-
-    select
-        nps_response_id,
-        subscriber_id,
-        touchpoint,
-        nps_score,
-        responded_at,
-        response_date,
-        delivery_date,
-        source_file,
-        source_line,
-        load_id,
-        loaded_at
-    from ranked
-    where version_rank = 1
-
 )
 
-select * from deduplicated
+select * from renamed

@@ -45,42 +45,6 @@ renamed as (
 
     from source
 
-),
-
-ranked as (
-
-    -- a delivery loaded twice, or corrected, carries the same row more than once:
-    -- keep the latest load, then the first line of the file
-    select
-        *,
-        row_number() over (
-            partition by delivery_date, contact_id
-            order by loaded_at desc, source_line asc, source_file asc
-        ) as version_rank
-    from renamed
-
-),
-
-deduplicated as (
-
-    select
-        contact_id,
-        subscriber_id,
-        campaign_id,
-        campaign_kind,
-        channel,
-        response,
-        contacted_at,
-        contact_date,
-        responded_at,
-        delivery_date,
-        source_file,
-        source_line,
-        load_id,
-        loaded_at
-    from ranked
-    where version_rank = 1
-
 )
 
-select * from deduplicated
+select * from renamed

@@ -48,43 +48,6 @@ renamed as (
 
     from source
 
-),
-
-ranked as (
-
-    -- a delivery loaded twice, or corrected, carries the same event more than once:
-    -- keep the latest load, then the first line of the file
-    select
-        *,
-        row_number() over (
-            partition by delivery_date, event_id
-            order by loaded_at desc, source_line asc, source_file asc
-        ) as version_rank
-    from renamed
-
-),
-
-deduplicated as (
-
-    select
-        event_id,
-        subscriber_id,
-        cell_id,
-        event_type,
-        call_type,
-        duration_seconds,
-        data_mb,
-        charged_amount,
-        event_at,
-        event_date,
-        delivery_date,
-        source_file,
-        source_line,
-        load_id,
-        loaded_at
-    from ranked
-    where version_rank = 1
-
 )
 
-select * from deduplicated
+select * from renamed

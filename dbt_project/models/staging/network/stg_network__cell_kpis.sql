@@ -45,42 +45,6 @@ renamed as (
 
     from source
 
-),
-
-ranked as (
-
-    -- a delivery loaded twice, or corrected, carries the same row more than once:
-    -- keep the latest load, then the first line of the file
-    select
-        *,
-        row_number() over (
-            partition by delivery_date, cell_id, kpi_date
-            order by loaded_at desc, source_line asc, source_file asc
-        ) as version_rank
-    from renamed
-
-),
-
-deduplicated as (
-
-    select
-        cell_id,
-        kpi_date,
-        rsrp_measurements,
-        rsrp_good_measurements,
-        call_setup_attempts,
-        call_setup_successes,
-        dropped_calls,
-        data_session_attempts,
-        data_session_successes,
-        delivery_date,
-        source_file,
-        source_line,
-        load_id,
-        loaded_at
-    from ranked
-    where version_rank = 1
-
 )
 
-select * from deduplicated
+select * from renamed
