@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import operator
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,49 @@ def subscribers_strategy() -> st.SearchStrategy[list[Subscriber]]:
     return st.lists(subscriber, min_size=60, max_size=160)
 
 
+RULE_OPERATORS = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+@st.composite
+def eligibility_rules(draw: st.DrawFn, number: int) -> Rule:
+    """One rule of any kind the catalog allows, as the validator would store it."""
+    kind = draw(st.sampled_from(("segment", "low_activity", "risk", "complaints", "activity", "any")))
+    if kind == "segment":
+        op = draw(st.sampled_from(("in", "not in", "=", "!=")))
+        values = sorted(draw(st.sets(st.sampled_from(SEGMENTS), min_size=1, max_size=3)))
+        text = "," + ",".join(values) + "," if op in ("in", "not in") else values[0]
+        return Rule(number, "segment", op, text, None, "segment_fit")
+    if kind == "low_activity":
+        op = draw(st.sampled_from(("=", "!=")))
+        return Rule(number, "is_low_activity", op, None, float(draw(st.booleans())), "tag_low_activity")
+    if kind == "any":
+        return Rule(number, "open_complaints", ">=", None, 0.0, "everyone")
+    column, values = {
+        "risk": ("churn_risk_score", st.integers(0, 80)),
+        "complaints": ("open_complaints", st.integers(0, 1)),
+        "activity": ("days_since_last_activity", st.integers(0, 45)),  # null for some: never met
+    }[kind]
+    return Rule(number, column, draw(st.sampled_from(tuple(RULE_OPERATORS))), None, float(draw(values)), kind)
+
+
+def meets(s: Subscriber, rule: Rule) -> bool:
+    """The rule evaluated in Python on the subscriber's inputs: an unknown value never meets one."""
+    value = getattr(s, rule.column)
+    if value is None:
+        return False
+    if rule.operator in ("in", "not in"):
+        return (value in rule.value_text.strip(",").split(",")) == (rule.operator == "in")
+    operand = rule.value_text if rule.value_number is None else rule.value_number
+    return RULE_OPERATORS[rule.operator](float(value) if isinstance(value, bool) else value, operand)
+
+
 @st.composite
 def catalogs(draw: st.DrawFn) -> Catalog:
     cap_7 = draw(st.integers(1, 3))
@@ -109,20 +153,7 @@ def catalogs(draw: st.DrawFn) -> Catalog:
     )
     campaigns = []
     for index in range(draw(st.integers(2, 5))):
-        rule_kind = draw(st.sampled_from(("segment", "low_activity", "risk", "any")))
-        rule = {
-            "segment": Rule(
-                1,
-                "segment",
-                "in",
-                "," + ",".join(draw(st.sets(st.sampled_from(SEGMENTS), min_size=1))) + ",",
-                None,
-                "segment_fit",
-            ),
-            "low_activity": Rule(1, "is_low_activity", "=", None, 1.0, "tag_low_activity"),
-            "risk": Rule(1, "churn_risk_score", ">=", None, float(draw(st.integers(0, 80))), "churn_risk"),
-            "any": Rule(1, "open_complaints", ">=", None, 0.0, "everyone"),
-        }[rule_kind]
+        rules = tuple(draw(eligibility_rules(number)) for number in range(1, draw(st.integers(1, 2)) + 1))
         campaigns.append(
             Campaign(
                 id=f"campaign_{index}",
@@ -138,7 +169,7 @@ def catalogs(draw: st.DrawFn) -> Catalog:
                 daily_capacity=draw(st.integers(1, 120)),
                 active_from=dt.date(2026, 1, 1),
                 active_to=None,
-                rules=(rule,),
+                rules=rules,
             )
         )
     return Catalog(path=Path("generated"), version="generated", policy=policy, campaigns=tuple(campaigns))
@@ -339,6 +370,12 @@ def test_published_lists_obey_the_contact_policy(
         assert not holdout_bucket(s.subscriber_id, campaign.id, policy.holdout_salt) < campaign.holdout_share
     assert max(sales_per_subscriber.values(), default=0) <= 1, "two sales campaigns for one subscriber on one day"
 
+    # a decision row exactly for each subscriber and campaign whose every rule holds
+    eligible = {
+        (s.subscriber_id, c.id) for s in subscribers for c in catalog.campaigns if all(meets(s, r) for r in c.rules)
+    }
+    assert {(s, c) for s, c, *_ in first_decisions} == eligible
+
     groups: dict[str, Counter[str]] = defaultdict(Counter)
     for subscriber_id, campaign_id, decision, is_holdout, reasons in first_decisions:
         campaign = catalog.campaign(campaign_id)
@@ -356,3 +393,76 @@ def test_published_lists_obey_the_contact_policy(
             share = counts["control"] / sent_or_held
             tolerance = 4 * (campaign.holdout_share * (1 - campaign.holdout_share) / sent_or_held) ** 0.5
             assert abs(share - campaign.holdout_share) <= tolerance, (campaign_id, counts)
+
+
+def test_eligibility_is_every_rule_of_the_campaign(tmp_path: Path) -> None:
+    """Each operator on each kind of audience column, alone and two together, as the catalog
+    compiles them into SQL (macros/campaign_rules.sql): a decision row for exactly the pairs
+    whose every rule holds, evaluated here in Python. A null never meets a rule."""
+    single = [
+        Rule(1, "segment", "in", ",voice_biased,unclassified,", None, "segment_in"),
+        Rule(1, "segment", "not in", ",voice_biased,unclassified,", None, "segment_not_in"),
+        Rule(1, "segment", "=", "data_driven_new", None, "segment_is"),
+        Rule(1, "segment", "!=", "data_driven_new", None, "segment_is_not"),
+        Rule(1, "is_low_activity", "=", None, 1.0, "low_activity"),
+        Rule(1, "is_low_activity", "!=", None, 1.0, "not_low_activity"),
+        *(Rule(1, "churn_risk_score", op, None, 30.0, "risk") for op in RULE_OPERATORS),
+        Rule(1, "days_since_last_activity", "<=", None, 10.0, "recently_active"),
+    ]
+    combined = (
+        Rule(1, "segment", "in", ",voice_biased,high_value_long_tenure,", None, "segment_in"),
+        Rule(2, "churn_risk_score", ">=", None, 30.0, "risk"),
+    )
+    campaigns = tuple(
+        Campaign(
+            id=f"campaign_{number:02d}",
+            name=f"campaign {number}",
+            kind="service",
+            channel="sms",
+            offer_code=f"OFFER_{number}",
+            offer_product=None,
+            priority=0,
+            expected_value=0.0,
+            holdout_share=0.0,
+            cooldown_days=0,
+            daily_capacity=1000,
+            active_from=dt.date(2026, 1, 1),
+            active_to=None,
+            rules=rules,
+        )
+        for number, rules in enumerate([*((rule,) for rule in single), combined])
+    )
+    policy = Policy(
+        marketing_cap_7_days=2,
+        marketing_cap_30_days=4,
+        holdout_salt="salt",
+        conversion_window_days=14,
+        inactive_after_days=30,
+    )
+    catalog = Catalog(path=Path("generated"), version="generated", policy=policy, campaigns=campaigns)
+    subscribers = [
+        Subscriber(
+            subscriber_id=f"S{number:08d}",
+            segment=SEGMENTS[number % len(SEGMENTS)],
+            churn_risk_score=number,  # 0..59: below, at and above the 30 of the rules
+            is_low_activity=number % 3 == 0,
+            has_valid_contact_number=True,
+            status="active",
+            days_since_last_activity=None if number % 4 == 0 else number % 20,
+            open_complaints=0,
+            holds_broadband=False,
+            holds_content_pack=False,
+        )
+        for number in range(60)
+    ]
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        build_world(con, catalog, subscribers)
+    run_decisions(warehouse, tmp_path / "target")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        decided = {(s, c) for s, c, *_ in decisions(con)}
+
+    for campaign in campaigns:
+        expected = {s.subscriber_id for s in subscribers if all(meets(s, rule) for rule in campaign.rules)}
+        assert 0 < len(expected) < len(subscribers), f"{campaign.id}: the case decides nothing"
+        assert {s for s, c in decided if c == campaign.id} == expected, campaign.rules

@@ -100,29 +100,27 @@ active_rules as (
 
 ),
 
-rule_checks as (
-
-    select
-        audience.subscriber_id,
-        active_rules.campaign_id,
-        active_rules.rule_number,
-        active_rules.reason_code,
-        {{ campaign_rule_is_met('audience', 'active_rules') }} as is_rule_met
-    from audience
-    cross join active_rules
-
-),
-
 eligible as (
 
-    -- a plain aggregate, which spills to disk: one group per subscriber and campaign
-    -- (110 million at 10 million subscribers), too many to hold in memory
+    -- the subscriber and campaign pairs that meet every rule of the campaign: the rules
+    -- are compiled into one predicate per campaign (macros/campaign_rules.sql), so this is
+    -- a filter over subscriber x campaign, not an aggregate with a group per pair. It
+    -- carries the audience columns the decision needs, so the audience is read once (a
+    -- CTE read twice is held whole in memory)
     select
-        subscriber_id,
-        campaign_id
-    from rule_checks
-    group by subscriber_id, campaign_id
-    having min(case when is_rule_met then 1 else 0 end) = 1
+        audience.decision_date,
+        audience.subscriber_id,
+        active_campaigns.campaign_id,
+        audience.segment,
+        audience.lifecycle_stage,
+        audience.has_valid_contact_number,
+        audience.status,
+        audience.days_since_last_activity,
+        audience.open_complaints,
+        {{ campaign_holds_offer_product('audience', 'active_campaigns') }} as holds_offer_product
+    from audience
+    cross join active_campaigns
+    where {{ campaign_eligibility_predicate('audience', 'active_campaigns', ref('stg_campaign_catalog__eligibility_rules')) }}
 
 ),
 
@@ -228,7 +226,7 @@ last_touches as (
 candidates as (
 
     select
-        audience.decision_date,
+        eligible.decision_date,
         eligible.subscriber_id,
         eligible.campaign_id,
         active_campaigns.campaign_kind,
@@ -242,13 +240,13 @@ candidates as (
         active_campaigns.daily_capacity,
         active_campaigns.catalog_version,
         campaign_reason_codes.eligibility_reason_codes,
-        audience.segment,
-        audience.lifecycle_stage,
-        audience.has_valid_contact_number,
-        audience.status,
-        audience.days_since_last_activity,
-        audience.open_complaints,
-        {{ campaign_holds_offer_product('audience', 'active_campaigns') }} as holds_offer_product,
+        eligible.segment,
+        eligible.lifecycle_stage,
+        eligible.has_valid_contact_number,
+        eligible.status,
+        eligible.days_since_last_activity,
+        eligible.open_complaints,
+        eligible.holds_offer_product,
         coalesce(channel_preference.is_opted_out, false) or coalesce(all_channels_preference.is_opted_out, false)
             as is_opted_out,
         coalesce(channel_preference.is_do_not_disturb, false)
@@ -263,11 +261,9 @@ candidates as (
             as holdout_bucket,
         {{ unit_interval_hash(dbt.concat([
             "eligible.subscriber_id", "'|'", "eligible.campaign_id", "'|'",
-            dbt.cast("audience.decision_date", dbt.type_string()), "'|'", "policy.holdout_salt"
+            dbt.cast("eligible.decision_date", dbt.type_string()), "'|'", "policy.holdout_salt"
         ])) }} as capacity_order
     from eligible
-    inner join audience
-        on eligible.subscriber_id = audience.subscriber_id
     inner join active_campaigns
         on eligible.campaign_id = active_campaigns.campaign_id
     inner join campaign_reason_codes
