@@ -68,25 +68,11 @@ days as (
 cell_days_assessed as (
 
     -- a cell-day is degraded when coverage, call setup success or the drop rate breaks
-    -- its threshold; a counter with no attempts says nothing
+    -- its threshold (macros/cell_kpi_rates.sql, the rule the coverage KPIs use)
     select
         cell_kpis.cell_id,
         cell_kpis.kpi_date,
-        case
-            when cell_kpis.rsrp_measurements > 0
-                and cast(cell_kpis.rsrp_good_measurements as {{ type_double() }})
-                    / cell_kpis.rsrp_measurements < {{ var('network_degraded_max_coverage') }}
-                then true
-            when cell_kpis.call_setup_attempts > 0
-                and cast(cell_kpis.call_setup_successes as {{ type_double() }})
-                    / cell_kpis.call_setup_attempts < {{ var('network_degraded_max_call_setup_success') }}
-                then true
-            when cell_kpis.call_setup_successes > 0
-                and cast(cell_kpis.dropped_calls as {{ type_double() }})
-                    / cell_kpis.call_setup_successes > {{ var('network_degraded_min_dropped_call_rate') }}
-                then true
-            else false
-        end as is_degraded
+        {{ cell_day_is_degraded('cell_kpis') }} as is_degraded
     from cell_kpis
     inner join days
         on cell_kpis.kpi_date = days.date_day

@@ -75,22 +75,10 @@ rated as (
         cell_days.dropped_calls,
         cell_days.data_session_attempts,
         cell_days.data_session_successes,
-        case
-            when cell_days.rsrp_measurements > 0
-                then cast(cell_days.rsrp_good_measurements as {{ type_double() }}) / cell_days.rsrp_measurements
-        end as coverage_rate,
-        case
-            when cell_days.call_setup_attempts > 0
-                then cast(cell_days.call_setup_successes as {{ type_double() }}) / cell_days.call_setup_attempts
-        end as call_setup_success_rate,
-        case
-            when cell_days.call_setup_successes > 0
-                then cast(cell_days.dropped_calls as {{ type_double() }}) / cell_days.call_setup_successes
-        end as dropped_call_rate,
-        case
-            when cell_days.data_session_attempts > 0
-                then cast(cell_days.data_session_successes as {{ type_double() }}) / cell_days.data_session_attempts
-        end as data_session_success_rate
+        {{ cell_kpi_rate('coverage_rate', 'cell_days') }} as coverage_rate,
+        {{ cell_kpi_rate('call_setup_success_rate', 'cell_days') }} as call_setup_success_rate,
+        {{ cell_kpi_rate('dropped_call_rate', 'cell_days') }} as dropped_call_rate,
+        {{ cell_kpi_rate('data_session_success_rate', 'cell_days') }} as data_session_success_rate
     from cell_days
     left join cells
         on cell_days.cell_id = cells.cell_id
@@ -99,14 +87,12 @@ rated as (
 
 flagged as (
 
-    -- a rate without its denominator says nothing and breaks no threshold
+    -- the thresholds of the degraded rule (macros/cell_kpi_rates.sql)
     select
         *,
-        coalesce(coverage_rate < {{ var('network_degraded_max_coverage') }}, false) as is_low_coverage,
-        coalesce(
-            call_setup_success_rate < {{ var('network_degraded_max_call_setup_success') }}, false
-        ) as is_low_call_setup_success,
-        coalesce(dropped_call_rate > {{ var('network_degraded_min_dropped_call_rate') }}, false) as is_high_drop_rate
+        {%- for flag, breaks_threshold in cell_kpi_breaches().items() %}
+        {{ breaks_threshold }} as {{ flag }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from rated
 
 ),
@@ -132,9 +118,7 @@ final as (
         cast(is_low_coverage as {{ dbt.type_boolean() }}) as is_low_coverage,
         cast(is_low_call_setup_success as {{ dbt.type_boolean() }}) as is_low_call_setup_success,
         cast(is_high_drop_rate as {{ dbt.type_boolean() }}) as is_high_drop_rate,
-        cast(
-            is_low_coverage or is_low_call_setup_success or is_high_drop_rate as {{ dbt.type_boolean() }}
-        ) as is_degraded
+        cast({{ cell_kpi_breaches().keys() | join(' or ') }} as {{ dbt.type_boolean() }}) as is_degraded
     from flagged
 
 )

@@ -71,22 +71,10 @@ rated as (
 
     select
         *,
-        case
-            when rsrp_measurements > 0
-                then cast(rsrp_good_measurements as {{ type_double() }}) / rsrp_measurements
-        end as coverage_rate,
-        case
-            when call_setup_attempts > 0
-                then cast(call_setup_successes as {{ type_double() }}) / call_setup_attempts
-        end as call_setup_success_rate,
-        case
-            when call_setup_successes > 0
-                then cast(dropped_calls as {{ type_double() }}) / call_setup_successes
-        end as dropped_call_rate,
-        case
-            when data_session_attempts > 0
-                then cast(data_session_successes as {{ type_double() }}) / data_session_attempts
-        end as data_session_success_rate,
+        {{ cell_kpi_rate('coverage_rate') }} as coverage_rate,
+        {{ cell_kpi_rate('call_setup_success_rate') }} as call_setup_success_rate,
+        {{ cell_kpi_rate('dropped_call_rate') }} as dropped_call_rate,
+        {{ cell_kpi_rate('data_session_success_rate') }} as data_session_success_rate,
         case
             when population_known > 0
                 then population_with_good_signal / population_known
