@@ -64,28 +64,14 @@ periods as (
 
 ),
 
-vas_as_of_period_end as (
+vas_held_at_period_end as (
 
-    select
-        periods.month_start_date,
-        periods.period_end_date,
-        vas_versions.subscriber_id,
-        vas_versions.service_code,
-        vas_versions.start_date,
-        vas_versions.end_date,
-        row_number() over (
-            partition by periods.month_start_date, vas_versions.vas_subscription_id
-            order by vas_versions.updated_at desc
-        ) as version_rank
-    from vas_versions
-    inner join periods
-        on cast(vas_versions.updated_at as date) <= periods.period_end_date
+    {{ vas_held_at_period_end('vas_versions', 'periods') }}
 
 ),
 
 vas_held as (
 
-    -- the same holding rule as fct_subscriber_monthly.vas_services_held
     select
         month_start_date,
         subscriber_id,
@@ -93,10 +79,7 @@ vas_held as (
         max(case when service_code = '{{ code }}' then 1 else 0 end) as holds_{{ code }},
         {%- endfor %}
         max(case when service_code like 'data_pack%' then 1 else 0 end) as holds_data_pack
-    from vas_as_of_period_end
-    where version_rank = 1
-        and start_date <= period_end_date
-        and (end_date is null or end_date >= period_end_date)
+    from vas_held_at_period_end
     group by
         month_start_date,
         subscriber_id
