@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -79,6 +79,27 @@ def defects_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path))
+
+
+def table_checksums(warehouse: Path, tables: Iterable[str], per: str | None = None) -> dict[str, dict]:
+    """Per marts table, and per value of the column ``per`` (one part, ``None``, without it):
+    the row count and an order-independent md5 of every row's full text. What a rerun must
+    reproduce and an incremental run must leave alone."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        out: dict[str, dict] = {}
+        for table in tables:
+            rows = con.execute(
+                f"""
+                select part, count(*), md5(string_agg(row_text, chr(10) order by row_text))
+                from (select {per or "null"} as part, cast(t as varchar) as row_text from marts.{table} as t)
+                group by part
+                """
+            ).fetchall()
+            out[table] = {part: (count, digest) for part, count, digest in rows}
+        return out
+    finally:
+        con.close()
 
 
 def run_dbt(

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, ingest_landing, run_dbt
+from tests.conftest import REPO_ROOT, ingest_landing, run_dbt, table_checksums
 
 pytestmark = pytest.mark.dbt
 
@@ -76,25 +76,6 @@ class BuiltMarts:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def month_checksums(warehouse: Path) -> dict[str, dict[date, tuple[int, str]]]:
-    """Row count and an order-independent md5 of every row's full text, per table and month."""
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        out: dict[str, dict[date, tuple[int, str]]] = {}
-        for table in MONTHLY_TABLES:
-            rows = con.execute(
-                f"""
-                select month_start_date, count(*), md5(string_agg(row_text, chr(10) order by row_text))
-                from (select month_start_date, cast(t as varchar) as row_text from marts.{table} as t)
-                group by month_start_date
-                """
-            ).fetchall()
-            out[table] = {month: (count, digest) for month, count, digest in rows}
-        return out
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltMarts]:
     from telco_mart.generate import generate
@@ -122,7 +103,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltMarts]:
         began = time.perf_counter()
         run_dbt(["run"], warehouse, target, BATCH_VARS)
         seconds["first_build"] = time.perf_counter() - began
-        before = month_checksums(warehouse)
+        before = table_checksums(warehouse, MONTHLY_TABLES, per="month_start_date")
 
         # the daily run of END: its delivery, then every model and the subscriber marts' tests
         # (the staging layer's own tests are left to the staging suite, for time)
@@ -140,12 +121,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltMarts]:
             BATCH_VARS,
         )
         seconds["daily_build"] = time.perf_counter() - began
-        after = month_checksums(warehouse)
+        after = table_checksums(warehouse, MONTHLY_TABLES, per="month_start_date")
 
         began = time.perf_counter()
         run_dbt(["run"], warehouse, target, BATCH_VARS)
         seconds["rerun"] = time.perf_counter() - began
-        rerun = month_checksums(warehouse)
+        rerun = table_checksums(warehouse, MONTHLY_TABLES, per="month_start_date")
     yield BuiltMarts(warehouse, landing / "_truth" / "subscriber_profiles.parquet", before, after, rerun, seconds)
 
 
