@@ -61,12 +61,16 @@
                 'coalesce(' ~ _campaign_rule_sql(audience, columns[rule[1]], rule[1], rule[2], rule[3], rule[4]) ~ ', false)'
             ) -%}
         {%- endfor -%}
+        {%- if not by_campaign -%}
+            false /* the catalog holds no rules */
+        {%- else -%}
         case {{ campaigns }}.campaign_id
         {%- for campaign_id, predicates in by_campaign.items() %}
             when {{ _campaign_text_literal(campaign_id) }} then {{ predicates | join(' and ') }}
         {%- endfor %}
             else false
         end
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 
