@@ -80,9 +80,9 @@
     {%- if kind == 'text' -%}
         {{ _campaign_compare_text(column, operator, _campaign_text_literal(value_text)) }}
     {%- elif kind == 'boolean' -%}
-        {{ _campaign_compare_number('case when ' ~ column ~ ' then 1.0 when not ' ~ column ~ ' then 0.0 end', operator, _campaign_number_literal(value_number)) }}
+        {{ _campaign_compare('case when ' ~ column ~ ' then 1.0 when not ' ~ column ~ ' then 0.0 end', operator, _campaign_number_literal(value_number)) }}
     {%- else -%}
-        {{ _campaign_compare_number('cast(' ~ column ~ ' as ' ~ type_double() ~ ')', operator, _campaign_number_literal(value_number)) }}
+        {{ _campaign_compare('cast(' ~ column ~ ' as ' ~ type_double() ~ ')', operator, _campaign_number_literal(value_number)) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -97,7 +97,7 @@
 {%- endmacro %}
 
 
-{% macro _campaign_compare_number(value, operator, operand) -%}
+{% macro _campaign_compare(value, operator, operand) -%}
     {%- set sql_operators = {'=': '=', '!=': '<>', '<': '<', '<=': '<=', '>': '>', '>=': '>='} -%}
     {%- if operator not in sql_operators -%}
         {{ exceptions.raise_compiler_error("campaign rule: operator " ~ operator ~ " does not apply to " ~ value) }}
@@ -110,7 +110,7 @@
     {%- if operator in ('in', 'not in') -%}
         {{ dbt.position(dbt.concat(["','", value, "','"]), operand) }} {{ '> 0' if operator == 'in' else '= 0' }}
     {%- elif operator in ('=', '!=') -%}
-        {{ value }} {{ '=' if operator == '=' else '<>' }} {{ operand }}
+        {{ _campaign_compare(value, operator, operand) }}
     {%- else -%}
         {{ exceptions.raise_compiler_error("campaign rule: operator " ~ operator ~ " does not apply to " ~ value) }}
     {%- endif -%}
