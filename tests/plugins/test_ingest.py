@@ -8,6 +8,8 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from telco_mart.contract import load_contract
@@ -152,6 +154,48 @@ def test_each_bad_value_is_quarantined_with_its_reason_and_line(con, landing):
     assert loaded == [("E1", 2), ("E9", 10)]
     (usage,) = [r for r in registry(con) if r[0].startswith("usage_events")]
     assert usage[1:] == ("loaded", 10, 2, 8, 0)
+
+
+def test_a_typed_parquet_delivery_gets_every_check_in_place(con, landing):
+    """Parquet is read where it lies, in the types it was delivered in; a text column (here
+    the timestamp) is still converted and checked, and a row with several faults lists them
+    all, values first."""
+    rows = [
+        # event_id, subscriber_id, event_ts (text in this file), event_type, charged_amount
+        ("E1", "S1", "2026-03-01 10:00:00", "voice", 1.5),  # row 1: loads
+        ("E1", "S1", "2026-03-01 10:00:00", "voice", 1.5),  # 2: repeats row 1
+        (" E3 ", "NOPE", "2026-03-01 10:00:00", "voice", -2.0),  # 3: two faults
+        ("E3", "S1", "2026-03-01 10:00:00", "voice", 1.0),  # 4: loads; row 3 never counted as E3
+        ("E1", "NOPE", "2026-03-01 10:00:00", "voice", 1.0),  # 5: repeat and unknown subscriber
+        ("E6", "S1", "not a time", "voice", 1.0),  # 6
+        (None, "S1", "2026-03-01 10:00:00", "voice", 1.0),  # 7
+        ("  ", "S1", "2026-03-01 10:00:00", "voice", 1.0),  # 8: blank once trimmed
+        ("E9", "S1", "2026-03-01 10:00:00", "fax", 1.0),  # 9
+    ]
+    names = ["event_id", "subscriber_id", "event_ts", "event_type", "charged_amount"]
+    table = pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
+    table = table.append_column("call_type", pa.array(["on_net"] * len(rows)))
+    table = table.append_column("duration_sec", pa.array([60] * len(rows), pa.int64()))
+    table = table.append_column("cell_id", pa.array(["C1"] * len(rows)))
+    folder = landing / "usage_events" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    pq.write_table(table, folder / "usage_events.parquet")
+    run(con, landing)
+    assert [(line, reason) for f, line, reason in quarantine(con) if f.startswith("usage_events")] == [
+        (2, "duplicate_key"),
+        (3, "out_of_range:charged_amount; unknown_reference:subscriber_id"),
+        (5, "duplicate_key; unknown_reference:subscriber_id"),
+        (6, "unparseable:event_ts"),
+        (7, "missing_value:event_id"),
+        (8, "missing_value:event_id"),
+        (9, "invalid_value:event_type"),
+    ]
+    loaded = con.execute("select event_id, _source_line, charged_amount from raw.usage_events order by 2").fetchall()
+    assert loaded == [("E1", 1, 1.5), ("E3", 4, 1.0)]
+    (usage,) = [r for r in registry(con) if r[0].startswith("usage_events")]
+    assert usage[1:] == ("loaded", 9, 2, 7, 0)
+    record = con.execute("select record from raw.quarantine where source_line = 3").fetchone()[0]
+    assert '"event_id":" E3 "' in record  # the row as delivered, for whoever fixes the source
 
 
 def test_a_key_delivered_in_an_earlier_file_of_the_day_is_a_duplicate(con, landing):

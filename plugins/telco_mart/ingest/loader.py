@@ -34,12 +34,22 @@ import duckdb
 
 from telco_mart.contract import Contract, Feed, load_contract
 from telco_mart.ingest.reader import INCOMING_TABLE, MALFORMED_TABLE, read_header, stage_file, staged_types
-from telco_mart.ingest.validate import _q, insert_select, reasons_expression, typed_expression, typed_name
+from telco_mart.ingest.validate import (
+    _q,
+    any_value_fails,
+    insert_select,
+    reasons_expression,
+    typed_expression,
+    typed_name,
+)
 from telco_mart.warehouse import ensure_raw_schema, fetch_one
 
 log = logging.getLogger(__name__)
 
 LANDED_SUFFIXES = (".csv", ".parquet")
+
+#: The staged rows that must not load, with their reasons (``_line``, ``_reasons``).
+REJECTS_TABLE = "_rejects"
 
 REGISTRY_DDL = """
 create table if not exists raw.file_registry (
@@ -307,112 +317,141 @@ def _load_rows(
     present = [c for c in feed.column_names if c in header]
 
     read = stage_file(con, path, present)
-    _check_rows(con, feed, present, rel, delivery_date, contract)
+    staged_as = staged_types(con)
+    staged = {c: staged_as[c] for c in present}
+    rejected = _find_rejects(con, feed, staged, rel, delivery_date, contract)
 
     raw_table = f"raw.{_q(feed.name)}"
+    keep_valid = f"anti join {REJECTS_TABLE} r on r._line = i._line" if rejected else ""
     con.execute(
-        f"insert into {raw_table} select\n    {insert_select(feed, present)},\n"
-        f"    ? as _source_file, s._line, ? as _delivery_date, ? as _load_id, current_timestamp::timestamp\n"
-        "from _checked s where s._reasons = ''",
+        f"insert into {raw_table} select\n    {insert_select(feed, staged)},\n"
+        f"    ? as _source_file, i._line, ? as _delivery_date, ? as _load_id, current_timestamp::timestamp\n"
+        f"from {INCOMING_TABLE} i {keep_valid}",
         [rel, delivery_date, load_id],
     )
-    record = (
-        "to_json(struct_pack(" + ", ".join(f"{_q(c)} := cast(s.{_q(c)} as varchar)" for c in present) + "))::varchar"
-    )
-    con.execute(
-        "insert into raw.quarantine select ?, ?, ?, s._line, s._reasons, "
-        f"{record}, ?, current_timestamp::timestamp from _checked s where s._reasons <> ''",
-        [feed.name, rel, delivery_date, load_id],
-    )
+    if rejected:
+        record = (
+            "to_json(struct_pack("
+            + ", ".join(f"{_q(c)} := cast(i.{_q(c)} as varchar)" for c in present)
+            + "))::varchar"
+        )
+        con.execute(
+            "insert into raw.quarantine select ?, ?, ?, i._line, r._reasons, "
+            f"{record}, ?, current_timestamp::timestamp from {INCOMING_TABLE} i "
+            f"join {REJECTS_TABLE} r on r._line = i._line",
+            [feed.name, rel, delivery_date, load_id],
+        )
     con.execute(
         "insert into raw.quarantine select ?, ?, ?, m._line, 'malformed_row', m._text, ?, current_timestamp::timestamp "
         f"from {MALFORMED_TABLE} m",
         [feed.name, rel, delivery_date, load_id],
     )
-    loaded, quarantined = fetch_one(
-        con,
-        "select count(*) filter (where _reasons = ''), count(*) filter (where _reasons <> '') from _checked",
-    )
     outcome.status = "loaded"
     outcome.rows_read = read.rows_read
-    outcome.rows_loaded = loaded
-    outcome.rows_quarantined = quarantined + len(read.malformed)
+    outcome.rows_loaded = read.rows_staged - rejected
+    outcome.rows_quarantined = rejected + len(read.malformed)
     outcome.note = "; ".join(notes) or None
     if outcome.rows_read != outcome.rows_loaded + outcome.rows_quarantined:
         raise RuntimeError(f"{rel}: rows do not reconcile ({outcome.describe()})")
 
 
-def _check_rows(
+def _find_rejects(
     con: duckdb.DuckDBPyConnection,
     feed: Feed,
-    present: list[str],
+    staged: dict[str, str],
     rel: str,
     delivery_date: date,
     contract: Contract,
-) -> None:
-    """Build ``_checked``: staged text, typed copies, and every reason that keeps a row out.
+) -> int:
+    """Build ``_rejects(_line, _reasons)``: every staged row that must not load, with why.
 
-    One pass over the staged rows; references and earlier deliveries of the same day are
-    hash joins against distinct keys, so the cost follows the file, not the history.
+    A delivery is almost all valid rows, so the passes are built to cost little when
+    nothing is wrong, and only the few bad rows are ever written down:
+
+    1. values and references in one pass, filtered on a cheap boolean before any reason is
+       spelled out;
+    2. repeated keys within the file, a hash aggregate over the key alone;
+    3. keys already loaded from another file of the same delivery date, only when raw
+       holds such a file (a day delivered as part files);
+
+    so a valid row is typed twice (here and on its way into raw) but never written twice.
+    Returns the number of rejected rows.
     """
     raw_table = f"raw.{_q(feed.name)}"
-    staged = staged_types(con)
-    typed = ", ".join(f"{typed_expression(feed.column(c), staged[c])} as {typed_name(c)}" for c in present)
-    key_cols = [typed_name(k) for k in feed.key]
-    first_key_typed = typed_expression(feed.column(feed.key[0]), staged[feed.key[0]])
-    joins, reasons = [], []
-    for n, column in enumerate(c for c in feed.columns if c.references and c.name in present):
+    typed = ", ".join(f"{typed_expression(feed.column(c), t)} as {typed_name(c)}" for c, t in staged.items())
+    joins, ref_reasons, ref_missing = [], [], []
+    for n, column in enumerate(c for c in feed.columns if c.references and c.name in staged):
         ref_feed = contract.feed(column.references)
         alias = f"ref{n}"
         joins.append(
             f"left join (select distinct {_q(ref_feed.key[0])} as k from raw.{_q(ref_feed.name)}) {alias} "
             f"on {alias}.k = v.{typed_name(column.name)}"
         )
-        reasons.append(
-            f"case when v.{typed_name(column.name)} is not null and {alias}.k is null "
-            f"then 'unknown_reference:{column.name}' end"
-        )
-    earlier_match = " and ".join(f"e.{_q(k)} = v.{typed_name(k)}" for k in feed.key)
-    first_match = " and ".join(f"f.{c} = v.{c}" for c in key_cols)
+        missing = f"v.{typed_name(column.name)} is not null and {alias}.k is null"
+        ref_missing.append(f"({missing})")
+        ref_reasons.append(f"case when {missing} then 'unknown_reference:{column.name}' end")
     con.execute(
         f"""
-        create or replace temp table _checked as
-        with typed as (
-            select i.*, {typed} from {INCOMING_TABLE} i
-        ),
-        value_checked as (
-            select t.*, {reasons_expression(feed, {c: staged[c] for c in present})} as _value_reasons from typed t
-        ),
-        first_lines as (
-            -- a hash aggregate finds repeated keys far faster than a window over every row
-            select {", ".join(key_cols)}, min(_line) as _first_line
-            from value_checked where _value_reasons = ''
-            group by all having count(*) > 1
-        ),
-        earlier_keys as (
-            -- keys of this file already loaded from another file of the day; the semi join
-            -- on the file's own keys keeps a day's fifth part file from aggregating the four
-            -- before it
-            select distinct {", ".join(_q(k) for k in feed.key)}
-            from {raw_table}
-            where _delivery_date = ? and _source_file <> ?
-              and {_q(feed.key[0])} in (select {first_key_typed} from {INCOMING_TABLE} i)
+        create or replace temp table _value_rejects as
+        select v._line,
+            {reasons_expression(feed, staged)} as _value_reasons,
+            {"concat_ws('; ', " + ", ".join(ref_reasons) + ")" if ref_reasons else "''"} as _reference_reasons
+        from (select i.*, {typed} from {INCOMING_TABLE} i) v
+        {" ".join(joins)}
+        where {" or ".join([f"({any_value_fails(feed, staged)})", *ref_missing])}
+        """
+    )
+
+    # Keys count once among rows whose values are valid: a row quarantined for its values
+    # does not make a later, valid row with the same key a duplicate.
+    key_typed = {k: typed_expression(feed.column(k), staged[k]) for k in feed.key}
+    key_select = ", ".join(f"{expr} as {_q(k)}" for k, expr in key_typed.items())
+    valid_rows = (
+        f"from {INCOMING_TABLE} i anti join (select _line from _value_rejects where _value_reasons <> '') b "
+        "on b._line = i._line"
+    )
+    con.execute("create or replace temp table _duplicate_lines (_line bigint)")
+    con.execute(
+        f"create or replace temp table _repeated_keys as select {key_select}, min(i._line) as _first_line "
+        f"{valid_rows} group by all having count(*) > 1"
+    )
+    key_match = " and ".join(f"d.{_q(k)} = {expr}" for k, expr in key_typed.items())
+    if fetch_one(con, "select count(*) from _repeated_keys")[0]:
+        con.execute(
+            f"insert into _duplicate_lines select i._line {valid_rows} "
+            f"join _repeated_keys d on {key_match} where i._line > d._first_line"
         )
-        select v.* exclude (_value_reasons),
+    other_file_of_the_day = fetch_one(
+        con,
+        f"select count(*) from (select 1 from {raw_table} where _delivery_date = ? and _source_file <> ? limit 1)",
+        [delivery_date, rel],
+    )[0]
+    if other_file_of_the_day:
+        con.execute(
+            f"insert into _duplicate_lines select i._line {valid_rows} semi join "
+            f"(select distinct {', '.join(_q(k) for k in feed.key)} from {raw_table} "
+            f"where _delivery_date = ? and _source_file <> ?) d on {key_match}",
+            [delivery_date, rel],
+        )
+    con.execute(
+        f"""
+        create or replace temp table {REJECTS_TABLE} as
+        with lines as (
+            select _line from _value_rejects
+            union
+            select _line from _duplicate_lines
+        )
+        select l._line,
             concat_ws('; ',
                 nullif(v._value_reasons, ''),
-                case when v._value_reasons = ''
-                      and (v._line > f._first_line or e.{_q(feed.key[0])} is not null)
-                     then 'duplicate_key' end
-                {"".join(", " + r for r in reasons)}
+                case when l._line in (select _line from _duplicate_lines) then 'duplicate_key' end,
+                nullif(v._reference_reasons, '')
             ) as _reasons
-        from value_checked v
-        left join first_lines f on {first_match}
-        left join earlier_keys e on {earlier_match}
-        {" ".join(joins)}
-        """,
-        [delivery_date, rel],
+        from lines l
+        left join _value_rejects v on v._line = l._line
+        """
     )
+    return fetch_one(con, f"select count(*) from {REJECTS_TABLE}")[0]
 
 
 def _count_rows(con: duckdb.DuckDBPyConnection, path: Path) -> int:

@@ -49,38 +49,53 @@ def read_header(path: Path) -> list[str]:
 
 
 def stage_file(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str]) -> ReadResult:
-    """Load ``path`` into the temp table ``_incoming(_line, <columns as varchar>)``.
+    """Make ``path`` readable as ``_incoming(_line, <columns>)``.
 
     ``columns`` are the contract columns the file has; others in the file are ignored.
     ``_line`` is the physical line number in a CSV (header = 1) or the 1-based row number
-    in a Parquet file.
+    in a Parquet file. A CSV is copied into a temp table as text; a Parquet file is a view.
     """
     header = read_header(path)
-    col_defs = ", ".join(f'"{c}" varchar' for c in columns)
-    con.execute(f"create or replace temp table {INCOMING_TABLE} (_line bigint, {col_defs})")
+    _drop_incoming(con)
     con.execute(f"create or replace temp table {MALFORMED_TABLE} (_line bigint, _text varchar)")
     result = ReadResult(header=header)
     if path.suffix == ".parquet":
         _stage_parquet(con, path, columns, result)
     else:
+        col_defs = ", ".join(f'"{c}" varchar' for c in columns)
+        con.execute(f"create temp table {INCOMING_TABLE} (_line bigint, {col_defs})")
         _stage_csv(con, path, header, columns, result)
     if result.malformed:
         con.executemany(f"insert into {MALFORMED_TABLE} values (?, ?)", result.malformed)
     return result
 
 
-def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str], result: ReadResult) -> None:
-    """Stage a Parquet file with its own column types.
+def _drop_incoming(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the previous file's ``_incoming``, a table (CSV) or a view (Parquet)."""
+    kind = fetch_one(
+        con,
+        "select 'table' from duckdb_tables() where database_name = 'temp' and table_name = ? "
+        "union all select 'view' from duckdb_views() where database_name = 'temp' and view_name = ?",
+        [INCOMING_TABLE, INCOMING_TABLE],
+    )
+    if kind:
+        con.execute(f"drop {kind[0]} {INCOMING_TABLE}")
 
-    Columns already stored as the contract's type skip the text round trip (the validation
-    sees their DuckDB type and converts only text columns), which makes typed deliveries
-    several times cheaper to validate than CSV.
+
+def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str], result: ReadResult) -> None:
+    """Stage a Parquet file as a view over the file, with its own column types.
+
+    Parquet needs no line bookkeeping, so nothing is copied: the checks and the load read
+    the file itself, and a valid row is written once, into raw. Columns already stored as
+    the contract's type skip the text round trip (the validation sees their DuckDB type and
+    converts only text columns), which makes typed deliveries several times cheaper to
+    validate than CSV.
     """
     names = ", ".join(f'"{c}"' for c in columns)
+    location = "'" + str(path).replace("'", "''") + "'"
     con.execute(
-        f"create or replace temp table {INCOMING_TABLE} as "
-        f"select file_row_number + 1 as _line, {names} from read_parquet(?, file_row_number = true)",
-        [str(path)],
+        f"create temp view {INCOMING_TABLE} as "
+        f"select file_row_number + 1 as _line, {names} from read_parquet({location}, file_row_number = true)"
     )
     result.rows_staged = fetch_one(con, f"select count(*) from {INCOMING_TABLE}")[0]
 

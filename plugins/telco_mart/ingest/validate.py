@@ -30,7 +30,7 @@ def is_text(staged_type: str) -> bool:
 
 
 def typed_name(column: str) -> str:
-    """Name of the typed copy of a staged column inside ``_checked``."""
+    """Name of the typed copy of a staged column while its values are checked."""
     return _q(f"__typed_{column}")
 
 
@@ -42,7 +42,8 @@ def typed_expression(column: Column, staged_type: str = "VARCHAR", alias: str = 
     if column.type == "boolean":
         return f"case lower(trim({ref})) when 'true' then true when 'false' then false end"
     if column.type == "string":
-        return f"nullif(trim({ref}), '')"
+        # trim() copies every value; almost none carry spaces, so test the ends first
+        return f"case when {ref} like ' %' or {ref} like '% ' then nullif(trim({ref}), '') else nullif({ref}, '') end"
     return f"try_cast(nullif(trim({ref}), '') as {column.duckdb_type})"
 
 
@@ -58,7 +59,12 @@ def value_checks(column: Column, staged_type: str = "VARCHAR") -> list[tuple[str
     text = is_text(staged_type)
     checks: list[tuple[str, str]] = []
     if column.required:
-        blank = f"{staged} is null or trim({staged}) = ''" if text else f"{staged} is null"
+        if not text:
+            blank = f"{staged} is null"
+        elif column.type == "string":
+            blank = f"{typed} is null"  # the typed copy is the trimmed text, null when blank
+        else:
+            blank = f"{staged} is null or trim({staged}) = ''"
         checks.append((blank, f"missing_value:{column.name}"))
     if text and column.type != "string":
         checks.append((f"{typed} is null and trim({staged}) <> ''", f"unparseable:{column.name}"))
@@ -75,28 +81,44 @@ def value_checks(column: Column, staged_type: str = "VARCHAR") -> list[tuple[str
     return checks
 
 
-def reasons_expression(feed: Feed, staged: dict[str, str]) -> str:
-    """SQL string of the value-level reasons of a staged row, ``'; '``-separated ('' when valid).
-
-    ``staged`` maps each staged contract column to its DuckDB type. A string built with
-    ``concat_ws`` costs far less per row than a list, and a valid row costs one comparison
-    per check.
-    """
-    parts = [
-        f"case when {condition} then {_literal(reason)} end"
+def _value_conditions(feed: Feed, staged: dict[str, str]) -> list[tuple[str, str]]:
+    return [
+        (condition, reason)
         for column in feed.columns
         if column.name in staged
         for condition, reason in value_checks(column, staged[column.name])
     ]
+
+
+def reasons_expression(feed: Feed, staged: dict[str, str]) -> str:
+    """SQL string of the value-level reasons of a staged row, ``'; '``-separated ('' when valid).
+
+    ``staged`` maps each staged contract column to its DuckDB type. A string built with
+    ``concat_ws`` costs far less per row than a list.
+    """
+    parts = [
+        f"case when {condition} then {_literal(reason)} end" for condition, reason in _value_conditions(feed, staged)
+    ]
     return f"concat_ws('; ', {', '.join(parts)})" if parts else "''"
 
 
-def insert_select(feed: Feed, present_columns: list[str], source_alias: str = "s") -> str:
-    """Select list for the raw table: the typed copies, and nulls for columns the file lacks."""
+def any_value_fails(feed: Feed, staged: dict[str, str]) -> str:
+    """SQL condition true for a row with at least one value-level reason.
+
+    Rows are filtered on this before their reasons are spelled out: a boolean per check is
+    far cheaper than building a string for every valid row of a 100-million-row day.
+    """
+    conditions = [f"({condition})" for condition, _ in _value_conditions(feed, staged)]
+    return " or ".join(conditions) if conditions else "false"
+
+
+def insert_select(feed: Feed, staged: dict[str, str], source_alias: str = "i") -> str:
+    """Select list for the raw table: each staged column as its contract type, nulls for
+    columns the file lacks."""
     items = []
     for column in feed.columns:
-        if column.name in present_columns:
-            expr = f"{source_alias}.{typed_name(column.name)}"
+        if column.name in staged:
+            expr = typed_expression(column, staged[column.name], source_alias)
         else:
             expr = f"cast(null as {column.duckdb_type})"
         items.append(f"{expr} as {_q(column.name)}")
