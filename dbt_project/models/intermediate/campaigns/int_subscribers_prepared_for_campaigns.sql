@@ -103,8 +103,12 @@ activity as (
     select
         recent_facts.subscriber_id,
         max(case when recent_facts.usage_events > 0 then recent_facts.date_day end) as last_active_date,
-        sum(
-            case when recent_facts.month_start_date = base.month_start_date then recent_facts.data_mb else 0 end
+        -- rounded to the feed's precision, so a parallel sum gives the same value on every run
+        round(
+            sum(
+                case when recent_facts.month_start_date = base.month_start_date then recent_facts.data_mb else 0 end
+            ),
+            3
         ) as data_used_mb_cycle
     from recent_facts
     inner join base_on_decision_date as base
