@@ -50,19 +50,27 @@ def test_subscriber_versions_cover_the_base(con) -> None:
     assert staged == raw > 0
 
 
-def test_rebuilding_one_delivery_date_is_idempotent(built_warehouse: Path, tmp_path: Path) -> None:
+def test_event_staging_is_a_view_over_raw_and_a_day_rebuild_copies_nothing(
+    built_warehouse: Path, tmp_path: Path
+) -> None:
+    """Event staging only renames and casts, and ingestion already makes raw idempotent, so
+    staging is views: a day's run writes none of the day's events a second time."""
     copy = tmp_path / "warehouse.duckdb"
     copy.write_bytes(built_warehouse.read_bytes())
+    models = [model for model, _ in EVENT_MODELS.values()] + ["stg_billing__bills", "stg_crm__nps_responses"]
 
-    def counts() -> dict[str, int]:
+    def layout() -> tuple[dict[str, str], dict[str, int]]:
         with duckdb.connect(str(copy), read_only=True) as c:
-            tables = c.execute(
-                "select table_name from information_schema.tables where table_schema = 'staging' "
-                "and table_type = 'BASE TABLE'"
-            ).fetchall()
-            return {t: c.execute(f"select count(*) from staging.{t}").fetchall()[0][0] for (t,) in tables}
+            kinds = dict(
+                c.execute(
+                    "select table_name, table_type from information_schema.tables where table_schema = 'staging'"
+                ).fetchall()
+            )
+            rows = {f: c.execute(f"select count(*) from raw.{f}").fetchall()[0][0] for f in EVENT_MODELS}
+        return kinds, rows
 
-    before = counts()
+    kinds, raw_before = layout()
+    assert {m: kinds.get(m) for m in models} == dict.fromkeys(models, "VIEW")
     day = SMALL_END.isoformat()
     output = run_dbt(
         ["run", "--select", "staging"],
@@ -70,8 +78,8 @@ def test_rebuilding_one_delivery_date_is_idempotent(built_warehouse: Path, tmp_p
         tmp_path / "target",
         {"batch_start_date": day, "batch_end_date": day, "run_date": day},
     )
-    assert "incremental model staging.stg_mediation__usage_events" in output
-    assert counts() == before
+    assert "view model staging.stg_mediation__usage_events" in output
+    assert layout() == (kinds, raw_before)
 
 
 def test_a_batch_run_tests_the_batch_and_a_full_test_tests_everything(built_warehouse: Path, tmp_path: Path) -> None:
@@ -84,8 +92,8 @@ def test_a_batch_run_tests_the_batch_and_a_full_test_tests_everything(built_ware
     with duckdb.connect(str(copy)) as c:
         # a second copy of one event of the first delivery date, as a broken load would leave
         c.execute(
-            "insert into staging.stg_mediation__usage_events select * from staging.stg_mediation__usage_events "
-            "where delivery_date = ? limit 1",
+            "insert into raw.usage_events select * replace (_source_line + 1000000 as _source_line) "
+            "from raw.usage_events where _delivery_date = ? limit 1",
             [first_day],
         )
     select = ["test", "--select", "stg_mediation__usage_events,test_name:unique"]

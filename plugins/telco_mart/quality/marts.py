@@ -218,8 +218,11 @@ _CHURN_CHURNED = """
 _USAGE_RECONCILE = """
     with mart as (select subscriber_id, usage_events from {table} where {scope} and usage_events > 0),
     facts as (
+        -- staging is a view over raw: the range on the event time lets DuckDB skip the
+        -- history's row groups, which a filter on the derived date does not
         select subscriber_id, count(*) as usage_events from staging.stg_mediation__usage_events
-        where event_date = $run_date group by 1
+        where event_at >= $run_date::timestamp and event_at < $run_date::timestamp + interval 1 day
+        group by 1
     )
     select coalesce(mart.subscriber_id, facts.subscriber_id) as subscriber_id,
         mart.usage_events as mart_usage_events, facts.usage_events as staged_events

@@ -102,6 +102,12 @@ events_in_scope as (
     from usage_events
     inner join days
         on usage_events.event_date = days.date_day
+    {% if is_incremental() %}
+    -- staging is a view over raw: a range on the event time itself lets the warehouse skip
+    -- the history's storage blocks, which a join on the derived date cannot
+    where usage_events.event_at >= (select cast(min(date_day) as {{ dbt.type_timestamp() }}) from days)
+        and usage_events.event_at < (select {{ dbt.dateadd('day', 1, 'max(date_day)') }} from days)
+    {% endif %}
 
 ),
 

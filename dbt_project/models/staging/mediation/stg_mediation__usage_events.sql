@@ -1,20 +1,8 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='delivery_date',
-        on_schema_change='append_new_columns'
-    )
-}}
-
 with
 
 source as (
 
     select * from {{ source('mediation', 'usage_events') }}
-    {% if is_incremental() %}
-    where {{ in_delivery_batch('_delivery_date') }}
-    {% endif %}
 
 ),
 
