@@ -427,10 +427,14 @@ def _find_rejects(
         [delivery_date, rel],
     )[0]
     if other_file_of_the_day:
+        # only the earlier parts' keys this file also has: a day's sixth part file must not
+        # aggregate the five before it
+        first_key = feed.key[0]
         con.execute(
             f"insert into _duplicate_lines select i._line {valid_rows} semi join "
             f"(select distinct {', '.join(_q(k) for k in feed.key)} from {raw_table} "
-            f"where _delivery_date = ? and _source_file <> ?) d on {key_match}",
+            f"where _delivery_date = ? and _source_file <> ? "
+            f"and {_q(first_key)} in (select {key_typed[first_key]} from {INCOMING_TABLE} i)) d on {key_match}",
             [delivery_date, rel],
         )
     con.execute(
