@@ -127,36 +127,32 @@ def dbt_task_group(
     first_models = list(group.get_roots())
     # The model tasks' partial-parse cache, so these tasks do not parse the project afresh.
     cache_dir = next((task.cache_dir for task in group.children.values() if getattr(task, "cache_dir", None)), None)
+    # What the two tasks that select across models (not one model each) have in common.
+    selector_task_args: dict[str, Any] = {
+        "project_dir": str(project_dir),
+        "manifest_filepath": str(manifest),
+        "profile_config": profile_config,
+        "invocation_mode": InvocationMode.DBT_RUNNER,
+        "install_deps": False,
+        "env": env,
+        "cache_dir": cache_dir,
+        "emit_datasets": False,
+        **common_args,
+    }
     with group:
         staging = DbtBuildLocalOperator(
             task_id=STAGING_TASK_ID,
             doc_md="Every staging view (rename and cast of a raw feed) and its one-model tests.",
-            project_dir=str(project_dir),
-            manifest_filepath=str(manifest),
-            profile_config=profile_config,
-            invocation_mode=InvocationMode.DBT_RUNNER,
-            install_deps=False,
             select=STAGING,
             exclude=RELATIONSHIP_TESTS,
             indirect_selection=TestIndirectSelection.CAUTIOUS.value,
-            env=env,
-            cache_dir=cache_dir,
-            emit_datasets=False,
-            **common_args,
+            **selector_task_args,
         )
         relationship_tests = DbtTestLocalOperator(
             task_id=RELATIONSHIP_TESTS_TASK_ID,
             doc_md="The relationships tests (a key that must exist in another model), after every model is built.",
-            project_dir=str(project_dir),
-            manifest_filepath=str(manifest),
-            profile_config=profile_config,
-            invocation_mode=InvocationMode.DBT_RUNNER,
-            install_deps=False,
             select=RELATIONSHIP_TESTS,
-            env=env,
-            cache_dir=cache_dir,
-            emit_datasets=False,
-            **common_args,
+            **selector_task_args,
         )
     staging >> first_models
     models >> relationship_tests
