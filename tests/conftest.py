@@ -13,7 +13,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "plugins"))
 
+import atexit  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
 from telco_mart.runtime import NO_TELEMETRY, airflow_environment  # noqa: E402
@@ -21,6 +23,8 @@ from telco_mart.runtime import NO_TELEMETRY, airflow_environment  # noqa: E402
 # Airflow reads its configuration when first imported: point it at a throwaway home (SQLite
 # metadata, logs) and this repo's DAGs before any test imports it.
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="telco-mart-airflow-"))
+# ... and remove it when the session ends, or every test run leaves one behind in the temp folder.
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 os.environ.update(
     airflow_environment(airflow_home=_AIRFLOW_HOME, base=dict(os.environ, AIRFLOW_HOME=str(_AIRFLOW_HOME)))
 )
