@@ -49,7 +49,9 @@ days as (
 
     -- the days this run builds: on an incremental run those the batch touched (read from
     -- the batch only, so the cost stays that of the day, not of the staged history);
-    -- on a full build every day with usage
+    -- on a full build every calendar day, and the join with the events keeps those with
+    -- usage (listing the event dates first would read every event twice, and the warehouse
+    -- would keep the whole history in memory or on disk between the two reads)
     select
         date_day,
         is_weekend
@@ -59,8 +61,6 @@ days as (
         select touched_dates.batch_date
         from {{ ref('int_activity_dates_touched') }} as touched_dates
     )
-    {% else %}
-    where date_day in (select distinct event_date from usage_events)
     {% endif %}
 
 ),
@@ -136,27 +136,30 @@ events_classified as (
 
 usage_per_day as (
 
+    -- counts are count(case ... then 1 end), not sum(case ... then 1 else 0 end): DuckDB
+    -- widens a sum of integers to a 128-bit total, and with the 20 totals per subscriber-day
+    -- of a long history that makes the aggregation spill to disk
     select
         subscriber_id,
         date_day,
-        sum(case when event_type = 'voice' then 1 else 0 end) as voice_calls,
+        count(case when event_type = 'voice' then 1 end) as voice_calls,
         sum(voice_minutes) as voice_minutes,
         sum(case when call_type = 'on_net' then voice_minutes else 0 end) as voice_minutes_on_net,
         sum(case when call_type = 'off_net' then voice_minutes else 0 end) as voice_minutes_off_net,
         sum(case when call_type = 'long_distance' then voice_minutes else 0 end) as voice_minutes_long_distance,
         sum(case when call_type = 'roaming' then voice_minutes else 0 end) as voice_minutes_roaming,
         sum(case when is_business_hours then voice_minutes else 0 end) as voice_minutes_business_hours,
-        sum(case when event_type = 'sms' then 1 else 0 end) as sms_count,
-        sum(
-            case when call_type = 'roaming' and event_type in ('voice', 'sms') then 1 else 0 end
+        count(case when event_type = 'sms' then 1 end) as sms_count,
+        count(
+            case when call_type = 'roaming' and event_type in ('voice', 'sms') then 1 end
         ) as roaming_events,
-        sum(case when event_type = 'data' then 1 else 0 end) as data_sessions,
+        count(case when event_type = 'data' then 1 end) as data_sessions,
         sum(data_mb) as data_mb,
         sum(case when is_night then 0 else data_mb end) as data_mb_day,
         sum(case when is_night then data_mb else 0 end) as data_mb_night,
         sum(case when is_busy_hour then data_mb else 0 end) as data_mb_busy_hour,
         count(*) as usage_events,
-        sum(case when is_on_degraded_cell then 1 else 0 end) as degraded_cell_events,
+        count(case when is_on_degraded_cell then 1 end) as degraded_cell_events,
         sum(charged_amount) as rated_usage_amount,
         sum(case when event_type = 'voice' then charged_amount else 0 end) as voice_rated_amount,
         sum(case when event_type = 'sms' then charged_amount else 0 end) as sms_rated_amount,
