@@ -17,6 +17,7 @@ landing folder and warehouse.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -392,6 +393,9 @@ STEPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 def main(argv: list[str]) -> int:
     step, params_path, result_path = argv
+    # the step's log is where a person follows a long step (file by file for ingest), as the
+    # task log does in Airflow; without a handler the pipeline's progress lines are dropped
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
     params = json.loads(Path(params_path).read_text())
     try:
         result = STEPS[step](params)
