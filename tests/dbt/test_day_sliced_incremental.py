@@ -1,6 +1,6 @@
 """The day-sliced materialization (macros/day_sliced_incremental.sql) on the real usage roll-up.
 
-A run over many days is cut into one statement per ``usage_days_per_statement`` days so its
+A run over many days is cut into one statement per ``days_per_statement`` days so its
 memory is that of a daily run. These tests build the generated, ingested small landing with
 the real dbt and DuckDB: day by day and in one statement the table is the same, on a full
 build and on a wide incremental batch, and a slice that fails leaves the table as it was.
@@ -20,6 +20,7 @@ from tests.conftest import REPO_ROOT, SMALL_END, SMALL_START, run_dbt
 
 MODEL = "int_usage_events_aggregated_to_subscriber_days"
 TABLE = f"intermediate.{MODEL}"
+SLICED = {MODEL: TABLE, "fct_subscriber_daily": "marts.fct_subscriber_daily"}
 ONE_STATEMENT = 10_000  # days per statement: any history of this test in one
 
 
@@ -30,33 +31,46 @@ def warehouse(built_warehouse: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def rows(warehouse: Path) -> list[tuple]:
+def rows(warehouse: Path, table: str = TABLE) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(f"select * from {TABLE} order by all").fetchall()
+        return con.execute(f"select * from {table} order by all").fetchall()
 
 
-def build(warehouse: Path, target: Path, days_per_statement: int, batch: tuple[str, str] | None = None, *extra: str):
-    dbt_vars = {"usage_days_per_statement": str(days_per_statement)}
+def build(
+    warehouse: Path,
+    target: Path,
+    days_per_statement: int,
+    batch: tuple[str, str] | None = None,
+    *extra: str,
+    model: str = MODEL,
+) -> tuple[str, int]:
+    dbt_vars = {"days_per_statement": str(days_per_statement)}
     if batch:
         dbt_vars |= {"batch_start_date": batch[0], "batch_end_date": batch[1]}
-    output = run_dbt(["run", "--select", MODEL, *extra], warehouse, target, dbt_vars)
-    (plan,) = re.findall(rf"{MODEL}: (full build|incremental run), (\d+) statement\(s\)", output)
+    output = run_dbt(["run", "--select", model, *extra], warehouse, target, dbt_vars)
+    (plan,) = re.findall(rf"{model}: (full build|incremental run), (\d+) statement\(s\)", output)
     return plan[0], int(plan[1])
 
 
+@pytest.mark.parametrize("model", SLICED)
 def test_a_build_day_by_day_equals_the_build_in_one_statement(
-    built_warehouse: Path, warehouse: Path, tmp_path: Path
+    built_warehouse: Path, warehouse: Path, tmp_path: Path, model: str
 ) -> None:
-    built_by_dbt_build = rows(built_warehouse)
+    table = SLICED[model]
+    built_by_dbt_build = rows(built_warehouse, table)
     assert built_by_dbt_build, "the small landing has usage"
-    days = len({row[1] for row in built_by_dbt_build})
+    days = len({row[1] for row in rows(built_warehouse)})  # the days with usage
+    target = tmp_path / "t"
 
-    assert build(warehouse, tmp_path / "t", 1, None, "--full-refresh") == ("full build", days)
-    day_by_day = rows(warehouse)
-    assert build(warehouse, tmp_path / "t", ONE_STATEMENT, None, "--full-refresh") == ("full build", 1)
-    assert rows(warehouse) == day_by_day == built_by_dbt_build
-    assert build(warehouse, tmp_path / "t", 2, None, "--full-refresh") == ("full build", -(-days // 2))
-    assert rows(warehouse) == built_by_dbt_build
+    assert build(warehouse, target, 1, None, "--full-refresh", model=model) == ("full build", days)
+    day_by_day = rows(warehouse, table)
+    assert build(warehouse, target, ONE_STATEMENT, None, "--full-refresh", model=model) == ("full build", 1)
+    assert rows(warehouse, table) == day_by_day == built_by_dbt_build
+    assert build(warehouse, target, 2, None, "--full-refresh", model=model) == ("full build", -(-days // 2))
+    assert rows(warehouse, table) == built_by_dbt_build
+    # a run without batch bounds touches every calendar day: it builds the days with usage
+    assert build(warehouse, target, 1, model=model) == ("incremental run", days)
+    assert rows(warehouse, table) == built_by_dbt_build
 
 
 def test_a_wide_incremental_batch_replaces_its_days_one_statement_each(warehouse: Path, tmp_path: Path) -> None:

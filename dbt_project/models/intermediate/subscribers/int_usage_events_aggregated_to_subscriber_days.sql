@@ -2,12 +2,10 @@
     config(
         materialized='day_sliced_incremental',
         unique_key='date_day',
-        days_per_statement=var('usage_days_per_statement'),
+        days_per_statement=var('days_per_statement'),
         on_schema_change='append_new_columns'
     )
 }}
-
--- depends_on: {{ ref('int_activity_dates_touched') }}
 
 {#-
     Rated usage events rolled up to one row per subscriber and day: voice by destination,
@@ -18,7 +16,7 @@
     (int_activity_dates_touched), so a rerun or a late record replaces whole days.
 
     Built in day slices (macros/day_sliced_incremental.sql): a run with many days (the first,
-    history run; a wide backfill) is one statement per var usage_days_per_statement days, so
+    history run; a wide backfill) is one statement per var days_per_statement days, so
     its memory is that of a daily run; as one statement, 90 days of a 1M-subscriber base
     spilled more than 40 GB.
 #}
@@ -50,34 +48,46 @@ calendar as (
 
 ),
 
+touched_dates as (
+
+    -- the days the batch touched, read only on an incremental run
+    select * from {{ ref('int_activity_dates_touched') }}
+
+),
+
 days_to_build as (
 
-    -- the days this run builds, which the materialization reads to cut the run into slices:
-    -- on an incremental run those the batch touched (read from the batch only, so the cost
-    -- stays that of the day, not of the staged history); on a full build every day with usage
-    {% if is_incremental() %}
-    select touched_dates.batch_date as date_day
-    from {{ ref('int_activity_dates_touched') }} as touched_dates
-    {% else %}
+    -- the days this run builds, which only the materialization reads, to cut the run into
+    -- slices: the days with usage (a batch without bounds touches every calendar day), on
+    -- an incremental run among those the batch touched, read from the events of that range
+    -- only, so that a day's run costs that day
     select distinct usage_events.event_date as date_day
     from usage_events
+    {% if is_incremental() %}
+    where usage_events.event_date in (select touched_dates.batch_date from touched_dates)
+        and usage_events.event_at >= (
+            select cast(min(touched_dates.batch_date) as {{ dbt.type_timestamp() }}) from touched_dates
+        )
+        and usage_events.event_at < (
+            select {{ dbt.dateadd('day', 1, 'max(touched_dates.batch_date)') }} from touched_dates
+        )
     {% endif %}
 
 ),
 
 days as (
 
-    -- the days of this statement: the slice's (day_slice) among the days to build. On a full
-    -- build the calendar stands in for them and the join with the events keeps the days with
-    -- usage; reading days_to_build here would make the warehouse keep the whole history in
-    -- memory or on disk between two reads of the events
+    -- the days of this statement: the slice's (day_slice), on an incremental run among the
+    -- touched ones. The calendar, not days_to_build: the join with the events keeps the
+    -- days with usage, and a second read of the events would make the warehouse keep them
+    -- in memory or on disk between the two reads
     select
         date_day,
         is_weekend
     from calendar
     where {{ day_slice('date_day') }}
     {% if is_incremental() %}
-        and date_day in (select days_to_build.date_day from days_to_build)
+        and date_day in (select touched_dates.batch_date from touched_dates)
     {% endif %}
 
 ),

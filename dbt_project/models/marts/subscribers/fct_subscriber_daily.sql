@@ -1,8 +1,8 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
+        materialized='day_sliced_incremental',
         unique_key='date_day',
+        days_per_statement=var('days_per_statement'),
         on_schema_change='append_new_columns'
     )
 }}
@@ -92,8 +92,10 @@ data_range as (
 
 ),
 
-days as (
+days_to_build as (
 
+    -- the days this run builds (on an incremental run those its batch touched); the
+    -- materialization builds them a slice at a time (macros/day_sliced_incremental.sql)
     select
         calendar.date_day,
         calendar.month_start_date,
@@ -107,6 +109,15 @@ days as (
         from {{ ref('int_activity_dates_touched') }} as touched_dates
     )
     {% endif %}
+
+),
+
+days as (
+
+    -- the days of this statement
+    select *
+    from days_to_build
+    where {{ day_slice('date_day') }}
 
 ),
 
