@@ -303,3 +303,37 @@ def test_physical_lines_skip_rejected_lines():
     # Lines 2..8 with lines 3 and 6 rejected: good rows sit on 2, 4, 5, 7, 8.
     assert _physical_lines(np.arange(1, 6), [3, 6]).tolist() == [2, 4, 5, 7, 8]
     assert _physical_lines(np.arange(1, 4), []).tolist() == [2, 3, 4]
+
+
+def test_an_unreadable_file_is_rejected_whole_and_other_files_load(con, landing):
+    """A Parquet file cut short by an unfinished copy, or a CSV that is not UTF-8, is kept out
+    with the reader's error; the run goes on, and the finished copy loads on the next run."""
+    folder = landing / "usage_events" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({name: [value] for name, value in EVENT.items()}), folder / "part-1.parquet")
+    second = pa.table({name: [value] for name, value in {**EVENT, "event_id": "E2"}.items()})
+    pq.write_table(second, folder / "part-2.parquet")
+    finished = (folder / "part-2.parquet").read_bytes()
+    (folder / "part-2.parquet").write_bytes(finished[: len(finished) // 2])
+    complaints = write_feed(landing, "complaints", [{"complaint_id": "K1", "subscriber_id": "S1"}])
+    complaints.write_bytes(complaints.read_bytes().replace(b"K1", b"K\xff1"))
+
+    report = run(con, landing)
+
+    rejected = {o.source_file: o for o in report.outcomes if o.status == "rejected"}
+    cut_short, not_utf8 = f"usage_events/{DAY}/part-2.parquet", f"complaints/{DAY}/complaints_{DAY}.csv"
+    assert sorted(rejected) == [not_utf8, cut_short]
+    assert rejected[cut_short].note.startswith("unreadable parquet file:")
+    assert (rejected[cut_short].rows_read, rejected[cut_short].rows_rejected) == (0, 0)
+    assert rejected[not_utf8].note.startswith("unreadable csv file:")
+    assert (rejected[not_utf8].rows_read, rejected[not_utf8].rows_rejected) == (1, 1)
+    assert con.execute("select event_id from raw.usage_events").fetchall() == [("E1",)]
+    notes = dict(con.execute("select source_file, note from raw.file_registry where status = 'rejected'").fetchall())
+    assert notes[cut_short] == rejected[cut_short].note
+
+    (folder / "part-2.parquet").write_bytes(finished)  # the copy finishes
+    again = run(con, landing)
+    assert [(o.source_file, o.status) for o in again.outcomes if o.source_file == cut_short] == [
+        (cut_short, "replaced_by_new")
+    ]
+    assert sorted(con.execute("select event_id from raw.usage_events").fetchall()) == [("E1",), ("E2",)]

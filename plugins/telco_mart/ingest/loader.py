@@ -12,7 +12,9 @@ Rules (docs/ingestion.md says the same for operators):
   quarantine entries are deleted and the new version loaded, in one transaction; the earlier
   registry entry is kept with status ``replaced``.
 - A file missing a required column is ``rejected`` whole, with the missing columns named;
-  the other feeds go on.
+  the other feeds go on. So is a file that cannot be read at all (a Parquet file cut short
+  by an unfinished copy, a CSV that is not UTF-8), with the reader's error; its corrected
+  copy, a new checksum under the same path, is loaded by the next run.
 - Otherwise every row is loaded or quarantined with its reasons, and the registry entry
   records ``rows_read = rows_loaded + rows_quarantined + rows_rejected``.
 
@@ -31,6 +33,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from telco_mart.contract import Contract, Feed, load_contract
 from telco_mart.ingest.reader import INCOMING_TABLE, MALFORMED_TABLE, read_header, stage_file, staged_types
@@ -47,6 +50,9 @@ from telco_mart.warehouse import ensure_raw_schema, fetch_one
 log = logging.getLogger(__name__)
 
 LANDED_SUFFIXES = (".csv", ".parquet")
+
+#: What reading a file that is not what its name says raises: a file, not the run, is at fault.
+UNREADABLE_FILE_ERRORS = (pa.ArrowException, duckdb.IOException, duckdb.InvalidInputException, UnicodeDecodeError)
 
 #: The staged rows that must not load, with their reasons (``_line``, ``_reasons``).
 REJECTS_TABLE = "_rejects"
@@ -298,7 +304,11 @@ def _load_rows(
     outcome: FileOutcome,
     contract: Contract,
 ) -> None:
-    header = read_header(path)
+    try:
+        header = read_header(path)
+    except UNREADABLE_FILE_ERRORS as error:
+        _reject_unreadable(con, path, rel, outcome, error)
+        return
     missing = [c for c in feed.required_columns if c not in header]
     extra = [c for c in header if c not in feed.column_names]
     if missing:
@@ -316,7 +326,11 @@ def _load_rows(
         notes.append(f"optional columns absent, loaded as null: {', '.join(absent)}")
     present = [c for c in feed.column_names if c in header]
 
-    read = stage_file(con, path, present)
+    try:
+        read = stage_file(con, path, present)
+    except UNREADABLE_FILE_ERRORS as error:
+        _reject_unreadable(con, path, rel, outcome, error)
+        return
     staged_as = staged_types(con)
     staged = {c: staged_as[c] for c in present}
     rejected = _find_rejects(con, feed, staged, rel, delivery_date, contract)
@@ -456,6 +470,24 @@ def _find_rejects(
         """
     )
     return fetch_one(con, f"select count(*) from {REJECTS_TABLE}")[0]
+
+
+def _reject_unreadable(
+    con: duckdb.DuckDBPyConnection, path: Path, rel: str, outcome: FileOutcome, error: Exception
+) -> None:
+    """Keep out whole a file the readers cannot read, and say why.
+
+    Failing the run instead would hold back every other feed's delivery for one bad file,
+    and the error would not name it. Rejected, it is in the registry with the reader's
+    message, and the raw gate fails its day (``files_rejected``), so nothing of it reaches
+    the marts unnoticed. A CSV's lines are still counted; a Parquet file without a readable
+    footer has no row count to give.
+    """
+    outcome.status = "rejected"
+    outcome.note = f"unreadable {path.suffix.lstrip('.')} file: {str(error).splitlines()[0][:300]}"
+    rows = 0 if path.suffix == ".parquet" else _count_rows(con, path)
+    outcome.rows_read = outcome.rows_rejected = rows
+    log.error("rejected %s: %s; the file is kept out whole and other feeds go on", rel, outcome.note)
 
 
 def _count_rows(con: duckdb.DuckDBPyConnection, path: Path) -> int:
