@@ -62,6 +62,14 @@ CAMPAIGNS_PATH = "models/marts/campaigns"
 SOURCE_PATHS = ("dags", "plugins", "dbt_project", "expectations", "campaigns", "benchmarks/steps.py")
 
 
+class RunStopped(Exception):
+    """A step failed in a way the DAG would not go on from (ingest, dbt, decisions).
+
+    The runs after it would measure a warehouse the failed step left half-built, so the
+    harness stops there, still writes the results of the steps that ran, and exits 1.
+    """
+
+
 @dataclass
 class StepResult:
     """One measured child process: a step of one run."""
@@ -244,6 +252,14 @@ class Bench:
         )
         return result
 
+    def stop_unless_ok(self, result: StepResult) -> None:
+        """Stop the runs after a failed step; a refused gate is an outcome, not a failure."""
+        if result.status not in ("ok", "gate_failed"):
+            raise RunStopped(
+                f"{result.run} run {result.day}: {result.step} {result.status}; the runs after it were not "
+                f"started (see {self.out_dir / result.detail['log']})"
+            )
+
     def skipped(self, run: str, day: date, step: str, why: str, **extra: Any) -> StepResult:
         result = StepResult(run=run, day=day.isoformat(), step=step, status="skipped", error=why, **extra)
         self.results.append(result)
@@ -291,8 +307,7 @@ class Bench:
         if dates:
             ingest_params["dates"] = [d.isoformat() for d in dates]
         ingest = self.step(run, day, "ingest", "ingest", ingest_params, **tag)
-        if ingest.status != "ok":
-            raise SystemExit(f"ingest failed on {day}; see {self.out_dir / ingest.detail['log']}")
+        self.stop_unless_ok(ingest)
         summary = ingest.detail["summary"]
         start = date.fromisoformat(summary["batch_start_date"])
         end = date.fromisoformat(summary["batch_end_date"])
@@ -323,6 +338,7 @@ class Bench:
             **tag,
         )
         dbt.rows_in = batch_rows
+        self.stop_unless_ok(dbt)
         dbt.rows_out = self.relation_rows(dbt.detail.get("relations", []))
 
         if self.has_campaigns:
@@ -339,6 +355,7 @@ class Bench:
                 },
                 **tag,
             )
+            self.stop_unless_ok(decisions)
             decisions.rows_out = self.relation_rows(decisions.detail.get("relations", []))
         else:
             self.skipped(run, day, "decisions", f"dbt_project/{CAMPAIGNS_PATH} has no models yet", **tag)
@@ -794,31 +811,35 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"generate failed, {generated.status}{killed}; see {out_dir / generated.detail['log']}")
     # Files for days after the run date are on disk from the start, as in the DAG's demo; the
     # first run only scans dates up to its run date.
-    bench.pipeline_run("history", history_end, None)
+    try:
+        bench.pipeline_run("history", history_end, None)
 
-    reference_k = args.reference_day or args.incremental[0]
-    previous = 0
-    for k in args.incremental:
-        gap = [history_end + timedelta(days=i) for i in range(previous + 1, k)]
-        bench.catch_up(gap)
-        if gap:
-            notes.append(
-                f"incremental days {previous + 1}..{k - 1} ({gap[0]} .. {gap[-1]}) were brought in by a "
-                f"'{args.catch_up}' catch-up before day {k}: "
-                + (
-                    "one ingest of those dates, the quality gate over them and one dbt build (the batch of those dates)"
-                    if args.catch_up == "batch"
-                    else "each as a full incremental run"
+        reference_k = args.reference_day or args.incremental[0]
+        previous = 0
+        for k in args.incremental:
+            gap = [history_end + timedelta(days=i) for i in range(previous + 1, k)]
+            bench.catch_up(gap)
+            if gap:
+                notes.append(
+                    f"incremental days {previous + 1}..{k - 1} ({gap[0]} .. {gap[-1]}) were brought in by a "
+                    f"'{args.catch_up}' catch-up before day {k}: "
+                    + (
+                        "one ingest of those dates, the quality gate over them and one dbt build "
+                        "(the batch of those dates)"
+                        if args.catch_up == "batch"
+                        else "each as a full incremental run"
+                    )
                 )
-            )
-        day = history_end + timedelta(days=k)
-        info = bench.pipeline_run("incremental", day, k)
-        if k == reference_k and not args.no_reference:
-            bench.reference_a(day, info["batch"], k)
-        previous = k
-    if airflow_day:
-        bench.airflow_run(airflow_day)
-
+            day = history_end + timedelta(days=k)
+            info = bench.pipeline_run("incremental", day, k)
+            if k == reference_k and not args.no_reference:
+                bench.reference_a(day, info["batch"], k)
+            previous = k
+        if airflow_day:
+            bench.airflow_run(airflow_day)
+    except RunStopped as stopped:
+        bench.say(f"stopped: {stopped}")
+        notes.append(f"stopped early: {stopped}")
     load_end = [round(x, 2) for x in os.getloadavg()]
     # Load from others: before the first step only others run; during the run our own child
     # adds up to the number of cores, so more than that is someone else's work.

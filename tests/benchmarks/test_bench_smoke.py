@@ -194,3 +194,30 @@ def test_airflow_log_sql_time_counts_each_dbt_run_once() -> None:
     assert parsed["dbt_node_seconds"] == pytest.approx(2.2)  # kept as a detail only
     assert parsed["ingest_file_seconds"] == pytest.approx(2.5)
     assert parsed["sql_seconds"] == pytest.approx(2.5 + 5.09)
+
+
+def test_a_failed_step_stops_the_runs_after_it_and_still_writes_the_results(
+    bench: dict[str, Any], tmp_path: Path
+) -> None:
+    """A run that fails part-way (here ingest: DuckDB runs out of a 1 MB memory cap) must not
+    go on to measure later runs over a half-built warehouse, and what it measured up to the
+    failure is still written down."""
+    base = [a for a in bench["cmd"] if not a.startswith(("--name=", "--work-dir=", "--keep-data"))]
+    cmd = [
+        *base,
+        "--no-reference",
+        "--memory-limit=1MB",
+        f"--landing={bench['landing']}",
+        f"--work-dir={tmp_path / 'work'}",
+        "--name=stopped",
+    ]
+
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+
+    assert proc.returncode == 1, f"the harness should fail:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    doc = json.loads((bench["results"] / "stopped" / "results.json").read_text())
+    ran = [(s["run"], s["step"], s["status"]) for s in doc["steps"]]
+    assert ran == [("setup", "generate", "skipped"), ("history", "ingest", "failed")]
+    assert "Out of Memory" in doc["steps"][-1]["error"]
+    assert any(n.startswith("stopped early: history run") and "ingest failed" in n for n in doc["notes"])
+    assert "stopped early" in (bench["results"] / "stopped" / "results.md").read_text()
