@@ -17,6 +17,13 @@
       - its day filter is written `{{ day_slice('<column>') }}` (macro below), which is
         `1 = 1` outside this materialization (dbt unit tests, compile) and the slice's
         range in each statement;
+      - optionally, a filter on a timestamp column of a large input is written
+        `{{ day_slice_time_range('<column>') }}` (any number of times): the slice's days
+        as a half-open range of literal timestamps, so that the warehouse skips the
+        storage blocks of other days when it scans. A bound computed by a subquery does
+        not do that: DuckDB skipped blocks only below the lower one, so at 1M subscribers
+        the first day of a 90-day history read all 90 days (33 s) and the last one only
+        itself (7.7 s);
       - the model ends with `select * from final`, as every model of this project does.
 
     A run: one probe query lists the days (the model's SQL ending in `select distinct
@@ -40,9 +47,16 @@
 {%- endmacro %}
 
 
+{% macro day_slice_time_range(column_name) -%}
+    (1 = 1 /* day_slice_time_range on {{ column_name }} */)
+{%- endmacro %}
+
+
 {% macro day_slice_sql(compiled_code, first_day, last_day) -%}
-    {#- the compiled SQL with its day_slice filter limited to first_day .. last_day -#}
+    {#- the compiled SQL with its day_slice filter limited to first_day .. last_day, and
+        its day_slice_time_range filters to the timestamps of those days -#}
     {%- set marker = modules.re.compile('\\(1 = 1 /\\* day_slice on ([A-Za-z0-9_.]+) \\*/\\)') -%}
+    {%- set time_marker = modules.re.compile('\\(1 = 1 /\\* day_slice_time_range on ([A-Za-z0-9_.]+) \\*/\\)') -%}
     {%- set found = marker.findall(compiled_code) -%}
     {%- if found | length != 1 -%}
         {{ exceptions.raise_compiler_error(
@@ -53,7 +67,12 @@
     {%- set predicate -%}
         ({{ column }} >= cast('{{ first_day }}' as date) and {{ column }} <= cast('{{ last_day }}' as date))
     {%- endset -%}
-    {{ return(marker.sub(predicate, compiled_code)) }}
+    {%- set day_after = modules.datetime.date.fromisoformat(last_day | string) + modules.datetime.timedelta(days=1) -%}
+    {%- set time_predicate -%}
+        (\1 >= cast('{{ first_day }} 00:00:00' as {{ dbt.type_timestamp() }})
+            and \1 < cast('{{ day_after }} 00:00:00' as {{ dbt.type_timestamp() }}))
+    {%- endset -%}
+    {{ return(time_marker.sub(time_predicate, marker.sub(predicate, compiled_code))) }}
 {%- endmacro %}
 
 

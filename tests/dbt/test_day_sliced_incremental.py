@@ -64,6 +64,12 @@ def test_a_build_day_by_day_equals_the_build_in_one_statement(
 
     assert build(warehouse, target, 1, None, "--full-refresh", model=model) == ("full build", days)
     day_by_day = rows(warehouse, table)
+    # each day's statement reads its events by a literal time range (day_slice_time_range):
+    # every staged event is counted once, none at a day's edges lost or taken twice
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (staged,) = con.execute("select count(*) from staging.stg_mediation__usage_events").fetchone()
+        (rolled_up,) = con.execute(f"select sum(usage_events) from {TABLE}").fetchone()
+    assert rolled_up == staged
     assert build(warehouse, target, ONE_STATEMENT, None, "--full-refresh", model=model) == ("full build", 1)
     assert rows(warehouse, table) == day_by_day == built_by_dbt_build
     assert build(warehouse, target, 2, None, "--full-refresh", model=model) == ("full build", -(-days // 2))

@@ -129,11 +129,11 @@ events_in_scope as (
     from usage_events
     inner join days
         on usage_events.event_date = days.date_day
-    -- staging is a view over raw: a range on the event time itself lets the warehouse skip
-    -- the storage blocks of the days outside this statement, which a join on the derived
-    -- date cannot
-    where usage_events.event_at >= (select cast(min(date_day) as {{ dbt.type_timestamp() }}) from days)
-        and usage_events.event_at < (select {{ dbt.dateadd('day', 1, 'max(date_day)') }} from days)
+    -- staging is a view over raw: a range of literal timestamps on the event time itself,
+    -- filled in per statement by the materialization, lets the warehouse skip the storage
+    -- blocks of every other day, which neither a join on the derived date nor bounds
+    -- computed by a subquery do
+    where {{ day_slice_time_range('usage_events.event_at') }}
 
 ),
 
