@@ -324,9 +324,11 @@ def step_publish(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-#: The day's core aggregation written directly against the landed files: the same measures
-#: as int_usage_events_aggregated_to_subscriber_days (voice, SMS, data, rated amounts, main
-#: cell), without the validation, lineage, de-duplication and history the pipeline keeps.
+#: The day's core aggregation written directly against the landed files: the core measures
+#: of int_usage_events_aggregated_to_subscriber_days (voice, SMS, data, rated amounts, main
+#: cell), without the validation, lineage, de-duplication and history the pipeline keeps. It
+#: leaves out the model's degraded-cell join, busy- and business-hour and per-destination
+#: splits and rounding, so it is a lower bound for the model's own work, not an equal.
 DIRECT_DAILY_FACTS_SQL = """
 create table direct_facts as
 with events as (
