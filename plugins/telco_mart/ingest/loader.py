@@ -312,10 +312,7 @@ def _load_rows(
     missing = [c for c in feed.required_columns if c not in header]
     extra = [c for c in header if c not in feed.column_names]
     if missing:
-        outcome.status = "rejected"
-        outcome.note = f"missing required columns: {', '.join(missing)}"
-        outcome.rows_read = outcome.rows_rejected = _count_rows(con, path)
-        log.error("rejected %s: %s; the file is kept out whole and other feeds go on", rel, outcome.note)
+        _reject_whole(outcome, rel, f"missing required columns: {', '.join(missing)}", _count_rows(con, path))
         return
     notes = []
     if extra:
@@ -483,11 +480,15 @@ def _reject_unreadable(
     the marts unnoticed. A CSV's lines are still counted; a Parquet file without a readable
     footer has no row count to give.
     """
+    note = f"unreadable {path.suffix.lstrip('.')} file: {str(error).splitlines()[0][:300]}"
+    _reject_whole(outcome, rel, note, 0 if path.suffix == ".parquet" else _count_rows(con, path))
+
+
+def _reject_whole(outcome: FileOutcome, rel: str, note: str, rows: int) -> None:
     outcome.status = "rejected"
-    outcome.note = f"unreadable {path.suffix.lstrip('.')} file: {str(error).splitlines()[0][:300]}"
-    rows = 0 if path.suffix == ".parquet" else _count_rows(con, path)
+    outcome.note = note
     outcome.rows_read = outcome.rows_rejected = rows
-    log.error("rejected %s: %s; the file is kept out whole and other feeds go on", rel, outcome.note)
+    log.error("rejected %s: %s; the file is kept out whole and other feeds go on", rel, note)
 
 
 def _count_rows(con: duckdb.DuckDBPyConnection, path: Path) -> int:
