@@ -257,6 +257,12 @@ def summarise_run_results(path: Path) -> dict[str, Any]:
         "sql_seconds_summed": summed,
         "sql_seconds_union": _interval_union(execute_intervals),
         "relations": relations,
+        # each model's own seconds, so a reference can take the models it compares with
+        "model_seconds": {
+            r["unique_id"].rsplit(".", 1)[-1]: round(r["execution_time"], 3)
+            for r in results
+            if r["unique_id"].startswith("model.")
+        },
         "slowest": sorted(
             ({"node": r["unique_id"], "seconds": round(r["execution_time"], 3)} for r in results),
             key=lambda n: -n["seconds"],
@@ -361,26 +367,49 @@ from per_day left join main_cells using (subscriber_id, date_day)
 """
 
 
-def step_direct_query(params: dict[str, Any]) -> dict[str, Any]:
-    """Reference (a): landed usage files to per-subscriber daily facts in one DuckDB query."""
+def _timed_on_landed_usage(params: dict[str, Any], database: str, sql: str, table: str) -> dict[str, Any]:
+    """Run ``sql`` (one ``?``: the day's landed usage files) with the warehouse's DuckDB
+    settings on ``database``, and count what went in and what ``table`` holds after."""
     import duckdb
 
     from telco_mart.config import Settings
 
     settings = Settings.from_env()
     pattern = str(Path(params["landing"]) / "usage_events" / params["day"] / "*.parquet")
-    con = duckdb.connect()
+    con = duckdb.connect(database)
     try:
         con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
         con.execute(f"set threads = {int(settings.duckdb_threads)}")
+        con.execute("set preserve_insertion_order = false")  # as the warehouse's own connection
         began = time.perf_counter()
-        con.execute(DIRECT_DAILY_FACTS_SQL, [pattern])
+        con.execute(sql, [pattern])
         sql_seconds = time.perf_counter() - began
         rows_in = con.execute("select count(*) from read_parquet(?)", [pattern]).fetchall()[0][0]
-        rows_out = con.execute("select count(*) from direct_facts").fetchall()[0][0]
+        rows_out = con.execute(f"select count(*) from {table}").fetchall()[0][0]
     finally:
         con.close()
     return {"rows_in": rows_in, "rows_out": rows_out, "sql_seconds": sql_seconds, "detail": {"files": pattern}}
+
+
+def step_direct_query(params: dict[str, Any]) -> dict[str, Any]:
+    """Reference (a): landed usage files to per-subscriber daily facts in one DuckDB query."""
+    return _timed_on_landed_usage(params, ":memory:", DIRECT_DAILY_FACTS_SQL, "direct_facts")
+
+
+def step_direct_load(params: dict[str, Any]) -> dict[str, Any]:
+    """Reference (a)'s floor for keeping the events: the day's landed usage files copied as
+    they are into a table of a scratch DuckDB file and committed, with no check, no
+    lineage and no other history. Any pipeline that keeps a queryable copy of the events in
+    the warehouse pays at least this; the scratch file is removed afterwards."""
+    scratch = Path(params["scratch"])
+    scratch.unlink(missing_ok=True)
+    try:
+        return _timed_on_landed_usage(
+            params, str(scratch), "create table landed_copy as select * from read_parquet(?)", "landed_copy"
+        )
+    finally:
+        scratch.unlink(missing_ok=True)
+        Path(f"{scratch}.wal").unlink(missing_ok=True)
 
 
 STEPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -390,6 +419,7 @@ STEPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "dbt": step_dbt,
     "publish": step_publish,
     "direct_query": step_direct_query,
+    "direct_load": step_direct_load,
 }
 
 

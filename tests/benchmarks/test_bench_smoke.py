@@ -78,7 +78,7 @@ def test_every_step_is_recorded_with_non_negative_figures(bench: dict[str, Any])
         assert set(PIPELINE_STEPS) <= set(steps), f"{run}: {sorted(steps)}"
         for name in PIPELINE_STEPS:
             assert steps[name]["status"] == "ok", steps[name]
-    assert {"direct_query", "dbt_daily_facts"} <= set(steps_of(doc, "reference"))
+    assert {"direct_query", "direct_load", "dbt_daily_facts"} <= set(steps_of(doc, "reference"))
     for step in doc["steps"]:
         for key in NUMBERS:
             assert step[key] is None or step[key] >= 0, (step["run"], step["step"], key, step[key])
@@ -123,6 +123,9 @@ def test_row_counts_match_the_warehouse(bench: dict[str, Any]) -> None:
     # every generated row was delivered and read (history plus the one incremental day)
     assert steps_of(doc, "setup")["generate"]["rows_out"] == registry[0]
     assert steps_of(doc, "reference")["direct_query"]["rows_in"] == usage_day
+    # the floor copies the day's events as they landed, every one of them
+    direct_load = steps_of(doc, "reference")["direct_load"]
+    assert direct_load["rows_in"] == direct_load["rows_out"] == usage_day
     assert incremental["dbt"]["rows_out"] > 0
 
 
@@ -139,6 +142,13 @@ def test_summary_compares_days_and_reports_both_references(bench: dict[str, Any]
     reference_a = summary["reference_a"]
     assert reference_a["direct_query_wall_s"] > 0 and reference_a["pipeline_wall_s"] > 0
     assert reference_a["subscriber_days"] > 0
+    # the SQL-only comparison takes the usage files' ingest and exactly the two daily-fact models
+    models = reference_a["pipeline_core_model_sql_s"]
+    assert set(models) == {"int_usage_events_aggregated_to_subscriber_days", "fct_subscriber_daily"}
+    assert reference_a["pipeline_core_s"] == pytest.approx(
+        reference_a["pipeline_ingest_usage_events_file_s"] + sum(models.values()), abs=0.01
+    )
+    assert reference_a["ratio_core_to_direct_sql"] > 0 and reference_a["ratio_load_floor_to_direct_sql"] > 0
     assert summary["reference_b"] and all(b["sql_s"] >= 0 for b in summary["reference_b"])
 
 
