@@ -337,3 +337,34 @@ def test_an_unreadable_file_is_rejected_whole_and_other_files_load(con, landing)
         (cut_short, "replaced_by_new")
     ]
     assert sorted(con.execute("select event_id from raw.usage_events").fetchall()) == [("E1",), ("E2",)]
+
+
+def test_a_reader_error_inside_the_warehouse_still_rejects_the_file_alone(con, landing, monkeypatch):
+    """DuckDB aborts the transaction a failed statement ran in, so a file whose reading
+    fails inside DuckDB is rejected in a transaction of its own; the next files load."""
+    from telco_mart.ingest import loader
+
+    folder = landing / "usage_events" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    for name, event_id in (("part-1.parquet", "E1"), ("part-2.parquet", "E2")):
+        pq.write_table(pa.table({k: [v] for k, v in {**EVENT, "event_id": event_id}.items()}), folder / name)
+    real_stage_file = loader.stage_file
+
+    def stage_file_failing_for_part_1(con, path, columns):
+        if path.name == "part-1.parquet":
+            # what a file DuckDB cannot read does to the load's transaction
+            con.execute("select * from read_parquet('/nonexistent/part-1.parquet')")
+        return real_stage_file(con, path, columns)
+
+    monkeypatch.setattr(loader, "stage_file", stage_file_failing_for_part_1)
+    report = run(con, landing)
+
+    statuses = {o.source_file.rsplit("/", 1)[-1]: o.status for o in report.outcomes if o.feed == "usage_events"}
+    assert statuses == {"part-1.parquet": "rejected", "part-2.parquet": "loaded"}
+    rejected = next(o for o in report.outcomes if o.source_file.endswith("part-1.parquet"))
+    assert rejected.note.startswith("unreadable parquet file: IO Error")
+    assert con.execute("select event_id from raw.usage_events").fetchall() == [("E2",)]
+    registered = con.execute(
+        "select status, note from raw.file_registry where source_file like '%part-1.parquet'"
+    ).fetchall()
+    assert registered == [("rejected", rejected.note)]

@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -261,25 +262,38 @@ def ingest_file(
     )
 
     load_id = str(uuid.uuid4())
-    con.execute("begin transaction")
-    try:
-        if same_path:
-            _forget_earlier_version(con, rel)
+
+    def record(load: Callable[[], None]) -> None:
+        """One transaction: the earlier version out, the file's rows in, its registry row."""
+        con.execute("begin transaction")
+        try:
+            if same_path:
+                _forget_earlier_version(con, rel)
+            load()
+            _register(con, load_id, outcome, size, checksum, duplicate_of[0] if duplicate_of else None, run_id)
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+
+    def load_rows() -> None:
         if duplicate_of:
             outcome.status = "skipped_duplicate"
             outcome.note = f"same content as {duplicate_of[0]}"
-        else:
-            _load_rows(con, feed, path, rel, delivery_date, load_id, outcome, contract)
-            if same_path and outcome.status == "loaded":
-                outcome.status = "replaced_by_new"
-                outcome.note = "corrected re-delivery replaced the earlier version" + (
-                    f"; {outcome.note}" if outcome.note else ""
-                )
-        _register(con, load_id, outcome, size, checksum, duplicate_of[0] if duplicate_of else None, run_id)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+            return
+        _load_rows(con, feed, path, rel, delivery_date, load_id, outcome, contract)
+        if same_path and outcome.status == "loaded":
+            outcome.status = "replaced_by_new"
+            outcome.note = "corrected re-delivery replaced the earlier version" + (
+                f"; {outcome.note}" if outcome.note else ""
+            )
+
+    try:
+        record(load_rows)
+    except UnreadableFile as unreadable:
+        # the reader's error may have come from inside DuckDB, which aborts the transaction
+        # it happened in: the rejection is recorded in a transaction of its own
+        record(partial(_reject_whole, outcome, rel, unreadable.note, unreadable.rows))
     outcome.seconds = time.perf_counter() - started
     return outcome
 
@@ -307,8 +321,7 @@ def _load_rows(
     try:
         header = read_header(path)
     except UNREADABLE_FILE_ERRORS as error:
-        _reject_unreadable(con, path, rel, outcome, error)
-        return
+        raise UnreadableFile.of(con, path, error) from error
     missing = [c for c in feed.required_columns if c not in header]
     extra = [c for c in header if c not in feed.column_names]
     if missing:
@@ -326,8 +339,7 @@ def _load_rows(
     try:
         read = stage_file(con, path, present)
     except UNREADABLE_FILE_ERRORS as error:
-        _reject_unreadable(con, path, rel, outcome, error)
-        return
+        raise UnreadableFile.of(con, path, error) from error
     staged_as = staged_types(con)
     staged = {c: staged_as[c] for c in present}
     rejected = _find_rejects(con, feed, staged, rel, delivery_date, contract)
@@ -469,10 +481,8 @@ def _find_rejects(
     return fetch_one(con, f"select count(*) from {REJECTS_TABLE}")[0]
 
 
-def _reject_unreadable(
-    con: duckdb.DuckDBPyConnection, path: Path, rel: str, outcome: FileOutcome, error: Exception
-) -> None:
-    """Keep out whole a file the readers cannot read, and say why.
+class UnreadableFile(Exception):
+    """A landed file the readers cannot read: it is kept out whole, and the reason said.
 
     Failing the run instead would hold back every other feed's delivery for one bad file,
     and the error would not name it. Rejected, it is in the registry with the reader's
@@ -480,8 +490,16 @@ def _reject_unreadable(
     the marts unnoticed. A CSV's lines are still counted; a Parquet file without a readable
     footer has no row count to give.
     """
-    note = f"unreadable {path.suffix.lstrip('.')} file: {str(error).splitlines()[0][:300]}"
-    _reject_whole(outcome, rel, note, 0 if path.suffix == ".parquet" else _count_rows(con, path))
+
+    def __init__(self, note: str, rows: int) -> None:
+        super().__init__(note)
+        self.note = note
+        self.rows = rows
+
+    @classmethod
+    def of(cls, con: duckdb.DuckDBPyConnection, path: Path, error: Exception) -> UnreadableFile:
+        note = f"unreadable {path.suffix.lstrip('.')} file: {str(error).splitlines()[0][:300]}"
+        return cls(note, 0 if path.suffix == ".parquet" else _count_rows(con, path))
 
 
 def _reject_whole(outcome: FileOutcome, rel: str, note: str, rows: int) -> None:
