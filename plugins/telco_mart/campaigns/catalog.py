@@ -3,8 +3,15 @@
 The catalog is data marketing owns (``campaigns/catalog.yml``). dbt evaluates it generically
 (``campaign_decisions_daily`` joins the rules to the audience), so a new campaign needs no
 Python or SQL change. That only holds if a bad entry is refused *before* anything runs, with
-a message naming the entry and the field: hence the strict validation here, against the
-audience model's documented columns (its yml is the single list of what a rule may use).
+a message naming the entry and the field: a value that slips through does not fail later, it
+decides wrongly (a ``.nan`` threshold compiles to an always-true comparison, a ``.nan``
+holdout share makes everyone control). Hence a strict schema (pydantic models, below) that
+refuses rather than coerces, and the checks that depend on the audience model's yml (its
+documented columns are the single list of what a rule may use) run inside the same
+validation, fed the columns as validation context.
+
+Every refusal is a ``CatalogError`` listing every problem of the file at once; the DAG's
+first task turns exactly that error into a failure without retries.
 """
 
 from __future__ import annotations
@@ -14,20 +21,45 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import duckdb
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from telco_mart.config import Settings
 
-KINDS = ("sales", "service")
-CHANNELS = ("sms", "outbound_call", "app_push", "retail")
+Kind = Literal["sales", "service"]
+Channel = Literal["sms", "outbound_call", "app_push", "retail"]
+KINDS: tuple[str, ...] = get_args(Kind)
+CHANNELS: tuple[str, ...] = get_args(Channel)
 NUMERIC_OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
 TEXT_OPERATORS = ("=", "!=", "in", "not in")
 BOOLEAN_OPERATORS = ("=", "!=")
+OPERATORS = {"number": NUMERIC_OPERATORS, "boolean": BOOLEAN_OPERATORS, "text": TEXT_OPERATORS}
 NUMERIC_TYPES = ("integer", "bigint", "double", "float", "decimal", "numeric", "int")
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+#: Campaign ids and reason codes, matched against the whole value (``fullmatch``: ``$`` would
+#: let a trailing newline through, and an id names an outbox file).
+IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+#: Upper bounds of the catalog's whole numbers (docs/campaigns.md). Generous for any operator,
+#: and far below 2**31, so every accepted value fits the warehouse's ``integer`` columns.
+MAX_PRIORITY = 1_000
+MAX_DAYS = 365  # cooldown_days, conversion_window_days, inactive_after_days
+MAX_DAILY_CAPACITY = 100_000_000
+MAX_MARKETING_CAP = 100  # contacts in the cap's window
+MAX_TEXT = 200  # characters of a name, offer code, salt or rule value
 
 #: The dbt model whose columns eligibility rules may name, and where its columns are documented.
 AUDIENCE_MODEL = "int_subscribers_prepared_for_campaigns"
@@ -35,32 +67,6 @@ AUDIENCE_YML = Path("models/intermediate/campaigns/_int_campaigns__models.yml")
 #: Audience columns that identify a row rather than describe the subscriber.
 AUDIENCE_KEYS = ("subscriber_id", "decision_date")
 PRODUCT_PREFIX = "holds_"
-
-POLICY_FIELDS: dict[str, type] = {
-    "marketing_cap_7_days": int,
-    "marketing_cap_30_days": int,
-    "holdout_salt": str,
-    "conversion_window_days": int,
-    "inactive_after_days": int,
-}
-CAMPAIGN_FIELDS = (
-    "id",
-    "name",
-    "kind",
-    "channel",
-    "offer_code",
-    "offer_product",
-    "priority",
-    "expected_value",
-    "holdout_share",
-    "cooldown_days",
-    "daily_capacity",
-    "active_from",
-    "active_to",
-    "eligibility",
-)
-REQUIRED_CAMPAIGN_FIELDS = tuple(f for f in CAMPAIGN_FIELDS if f not in ("offer_product", "active_to"))
-RULE_FIELDS = ("column", "op", "value", "reason")
 
 
 class CatalogError(ValueError):
@@ -76,6 +82,8 @@ class AudienceColumn:
 
 @dataclass(frozen=True)
 class Rule:
+    """One eligibility rule as the warehouse stores it (``raw.campaign_eligibility_rules``)."""
+
     number: int
     column: str
     operator: str
@@ -84,34 +92,241 @@ class Rule:
     reason: str
 
 
-@dataclass(frozen=True)
-class Campaign:
-    id: str
-    name: str
-    kind: str
-    channel: str
-    offer_code: str
-    offer_product: str | None
-    priority: int
-    expected_value: float
-    holdout_share: float
-    cooldown_days: int
-    daily_capacity: int
+# --------------------------------------------------------------------------- the schema
+
+
+def _refusal(message: str) -> PydanticCustomError:
+    """A validation error whose message is ours, word for word (braces in it are data)."""
+    return PydanticCustomError("catalog", "{message}", {"message": message})
+
+
+def _identifier(value: str) -> str:
+    if not IDENTIFIER.fullmatch(value):
+        raise _refusal(
+            f"must be lowercase letters, digits and underscores, starting with a letter (at most 63), got {value!r}"
+        )
+    return value
+
+
+def _one_line(value: str) -> str:
+    """Texts end up in CSV files, file names and logs: no line breaks, tabs or other controls."""
+    if not value.strip():
+        raise _refusal(f"must not be blank, got {value!r}")
+    if not value.isprintable():
+        raise _refusal(f"must be one line of printable text, got {value!r}")
+    return value
+
+
+def _no_comma(value: str) -> str:
+    # Lists travel as ',a,b,' (see RuleEntry.compile): a comma inside a value would split it.
+    if "," in value:
+        raise _refusal(f"must not contain a comma, got {value!r}")
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(_one_line)]
+OfferCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT), AfterValidator(_one_line)
+]
+RuleText = Annotated[Text, AfterValidator(_no_comma)]
+Days = Annotated[int, Field(ge=0, le=MAX_DAYS)]
+MarketingCap = Annotated[int, Field(ge=0, le=MAX_MARKETING_CAP)]
+
+#: What a rule's value must be, by the kind of column it tests.
+RULE_VALUES: dict[str, TypeAdapter[Any]] = {
+    "number": TypeAdapter(Annotated[float, Field(strict=True, allow_inf_nan=False)]),
+    "boolean": TypeAdapter(Annotated[bool, Field(strict=True)]),
+    "text": TypeAdapter(Annotated[RuleText, Field(strict=True)]),
+    "list": TypeAdapter(Annotated[list[RuleText], Field(strict=True, min_length=1)]),
+}
+
+
+class _Schema(BaseModel):
+    """Strict: no coercion (no ``"5"`` for 5, no ``true`` for 1, no datetime for a date),
+    finite numbers only, unknown fields refused, immutable once read."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _audience(info: ValidationInfo) -> dict[str, AudienceColumn] | None:
+    """The audience model's columns, when validating a catalog file (``load_catalog``)."""
+    return (info.context or {}).get("audience")
+
+
+def _column(info: ValidationInfo) -> AudienceColumn | None:
+    """The audience column the rule being validated names, once that name is known to be valid."""
+    return (_audience(info) or {}).get(info.data.get("column", ""))
+
+
+class Policy(_Schema):
+    """The contact policy every list obeys (docs/campaigns.md, "Contact policy")."""
+
+    marketing_cap_7_days: MarketingCap
+    marketing_cap_30_days: MarketingCap
+    holdout_salt: Text
+    conversion_window_days: Days
+    inactive_after_days: Days
+    #: At most one contact per subscriber, channel and day across all campaigns; the decisions
+    #: keep service before sales, then priority, then expected value, then campaign id.
+    one_contact_per_channel_per_day: bool = True
+
+    @field_validator("marketing_cap_30_days")
+    @classmethod
+    def _caps_nest(cls, cap_30: int, info: ValidationInfo) -> int:
+        # 30 days contain the 7: a smaller 30-day cap would silently become the 7-day cap too.
+        cap_7 = info.data.get("marketing_cap_7_days")
+        if cap_7 is not None and cap_30 < cap_7:
+            raise _refusal(f"must be >= marketing_cap_7_days ({cap_7}), got {cap_30}")
+        return cap_30
+
+
+class RuleEntry(_Schema):
+    """One eligibility rule as the catalog writes it, ``{column, op, value, reason}``: the
+    column must be documented in the audience model's yml, the operator fit the column's kind
+    and the value its type (and accepted values, where the model tests them)."""
+
+    column: str
+    op: str
+    value: Any  # its type depends on the column: checked by _fits_the_column
+    reason: Identifier
+
+    @field_validator("column")
+    @classmethod
+    def _is_an_audience_column(cls, name: str, info: ValidationInfo) -> str:
+        columns = _audience(info)
+        if columns is None:
+            raise _refusal("rules are checked against the audience model: read the catalog with load_catalog")
+        if name not in columns:
+            raise _refusal(f"unknown column {name!r} (the audience has: {', '.join(sorted(columns))})")
+        return name
+
+    @field_validator("op")
+    @classmethod
+    def _applies_to_the_column(cls, op: str, info: ValidationInfo) -> str:
+        column = _column(info)
+        operators = OPERATORS[column.kind] if column else tuple(dict.fromkeys(NUMERIC_OPERATORS + TEXT_OPERATORS))
+        if op not in operators:
+            target = f"the {column.kind} column {column.name}" if column else "any column"
+            raise _refusal(f"{op!r} does not apply to {target} ({', '.join(operators)})")
+        return op
+
+    @field_validator("value")
+    @classmethod
+    def _fits_the_column(cls, value: Any, info: ValidationInfo) -> Any:
+        column, op = _column(info), info.data.get("op")
+        if column is None or op is None:
+            return value  # the column's or the operator's own problem is reported
+        shape = "list" if op in ("in", "not in") else column.kind
+        value = RULE_VALUES[shape].validate_python(value)
+        if shape in ("text", "list") and column.values is not None:
+            unknown = [v for v in (value if shape == "list" else [value]) if v not in column.values]
+            if unknown:
+                raise _refusal(f"{unknown} not among {column.name}'s values ({', '.join(column.values)})")
+        return value
+
+    def compile(self, number: int) -> Rule:
+        """The stored form: texts in ``value_text``, lists as ``,a,b,`` (so that SQL tests
+        membership with one position() on any engine), numbers and booleans (1 and 0) in
+        ``value_number``."""
+        if isinstance(self.value, list):
+            return Rule(number, self.column, self.op, "," + ",".join(self.value) + ",", None, self.reason)
+        if isinstance(self.value, str):
+            return Rule(number, self.column, self.op, self.value, None, self.reason)
+        return Rule(number, self.column, self.op, None, float(self.value), self.reason)
+
+
+RULE_ENTRIES = TypeAdapter(list[RuleEntry])
+
+
+class Campaign(_Schema):
+    """One campaign. The file lists its rules as ``eligibility`` (``RuleEntry`` mappings);
+    the model holds them compiled, as ``rules``. Code and tests may build a campaign directly
+    from compiled rules; the checks against the audience model need ``load_catalog``."""
+
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True)
+
+    id: Identifier
+    name: Text
+    kind: Kind
+    channel: Channel
+    offer_code: OfferCode
+    offer_product: str | None = None
+    priority: Annotated[int, Field(ge=0, le=MAX_PRIORITY)]
+    expected_value: Annotated[float, Field(ge=0)]
+    holdout_share: Annotated[float, Field(ge=0, le=0.5)]
+    cooldown_days: Days
+    daily_capacity: Annotated[int, Field(ge=1, le=MAX_DAILY_CAPACITY)]
     active_from: dt.date
-    active_to: dt.date | None
-    rules: tuple[Rule, ...]
+    active_to: dt.date | None = None
+    rules: tuple[Rule, ...] = Field(validation_alias="eligibility", min_length=1)
+
+    @field_validator("offer_product")
+    @classmethod
+    def _is_an_audience_product(cls, product: str | None, info: ValidationInfo) -> str | None:
+        columns = _audience(info)
+        if product is None or columns is None:
+            return product
+        products = sorted(name.removeprefix(PRODUCT_PREFIX) for name in columns if name.startswith(PRODUCT_PREFIX))
+        if product not in products:
+            raise _refusal(f"{product!r} is not a product of the audience ({', '.join(products)})")
+        return product
+
+    @field_validator("active_to")
+    @classmethod
+    def _not_before_the_start(cls, active_to: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        active_from = info.data.get("active_from")
+        if active_to is not None and active_from is not None and active_to < active_from:
+            raise _refusal(f"{active_to} is before active_from {active_from}")
+        return active_to
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _compile_the_file_rules(cls, rules: Any, info: ValidationInfo) -> Any:
+        # A list is the file's eligibility (a tuple of Rule is a campaign built in code).
+        if not isinstance(rules, list):
+            return rules
+        entries = RULE_ENTRIES.validate_python(rules, context=info.context)
+        return tuple(entry.compile(number) for number, entry in enumerate(entries, start=1))
 
     def is_active(self, day: dt.date) -> bool:
         return self.active_from <= day and (self.active_to is None or day <= self.active_to)
 
 
-@dataclass(frozen=True)
-class Policy:
-    marketing_cap_7_days: int
-    marketing_cap_30_days: int
-    holdout_salt: str
-    conversion_window_days: int
-    inactive_after_days: int
+class _CatalogFile(_Schema):
+    """The file's top level."""
+
+    policy: Policy
+    campaigns: list[Campaign] = Field(min_length=1)
+
+
+#: The schema of each place in the file, for naming the known fields of an unknown one.
+_SCHEMA_AT: dict[tuple[str, ...], type[BaseModel]] = {
+    (): _CatalogFile,
+    ("policy",): Policy,
+    ("campaigns", "#"): Campaign,
+    ("campaigns", "#", "eligibility", "#"): RuleEntry,
+}
+#: Pydantic's error types in the catalog's words; each message ends with the value refused.
+_MESSAGES = {
+    "int_type": "must be a whole number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a text",
+    "date_type": "must be a date (YYYY-MM-DD)",
+    "model_type": "must be a mapping of fields",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "literal_error": "must be {expected}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than_equal": "must be <= {le}",
+    "too_short": "must not be empty",
+    "string_too_short": "must not be empty",
+    "string_too_long": "must be at most {max_length} characters",
+}
+#: Errors whose refused value says nothing (an empty list shown as the empty tuple it became).
+_NO_VALUE = frozenset({"too_short", "string_too_short"})
 
 
 @dataclass(frozen=True)
@@ -161,268 +376,185 @@ def load_catalog(path: Path | None = None, dbt_project_dir: Path | None = None) 
         raw_text = path.read_bytes()
     except FileNotFoundError:
         raise CatalogError(f"campaign catalog {path} not found (TELCO_MART_CAMPAIGN_CATALOG)") from None
+    except OSError as error:
+        raise CatalogError(f"campaign catalog {path} cannot be read: {error.strerror}") from None
     try:
         data = yaml.safe_load(raw_text)
     except yaml.YAMLError as error:
         raise CatalogError(f"{path}: not valid YAML: {error}") from None
     problems: list[str] = []
-    if not isinstance(data, dict) or set(data) - {"policy", "campaigns"}:
-        raise CatalogError(f"{path}: expected the top-level keys `policy` and `campaigns` only")
-    policy = _parse_policy(data.get("policy"), problems)
-    columns = audience_columns(dbt_project_dir)
-    products = {name.removeprefix(PRODUCT_PREFIX) for name in columns if name.startswith(PRODUCT_PREFIX)}
-    campaigns: list[Campaign] = []
-    seen: set[str] = set()
-    entries = data.get("campaigns")
-    if not isinstance(entries, list) or not entries:
-        problems.append("campaigns: expected a non-empty list of campaigns")
-        entries = []
-    for index, entry in enumerate(entries):
-        campaign = _parse_campaign(index, entry, columns, products, problems)
-        if campaign is None:
-            continue
-        if campaign.id in seen:
-            problems.append(f"campaign {campaign.id!r}: id: duplicate campaign id")
-        seen.add(campaign.id)
-        campaigns.append(campaign)
+    try:
+        # by_name=False: the file says `eligibility`, never the model's own name `rules`.
+        document = _CatalogFile.model_validate(
+            data, context={"audience": audience_columns(dbt_project_dir)}, by_name=False
+        )
+    except ValidationError as invalid:
+        problems = [_problem(error, data) for error in invalid.errors()]
+    problems += _duplicate_ids(data)
     if problems:
         raise CatalogError(f"campaign catalog {path} is not valid:\n  - " + "\n  - ".join(problems))
     version = hashlib.sha256(raw_text).hexdigest()[:12]
-    return Catalog(path=path, version=version, policy=policy, campaigns=tuple(campaigns))  # type: ignore[arg-type]
+    return Catalog(path=path, version=version, policy=document.policy, campaigns=tuple(document.campaigns))
 
 
-def _parse_policy(data: Any, problems: list[str]) -> Policy | None:
-    if not isinstance(data, dict):
-        problems.append("policy: expected a mapping with " + ", ".join(POLICY_FIELDS))
-        return None
-    for key in sorted(set(data) - set(POLICY_FIELDS)):
-        problems.append(f"policy: {key}: unknown field (known: {', '.join(POLICY_FIELDS)})")
-    values: dict[str, Any] = {}
-    for key, kind in POLICY_FIELDS.items():
-        value = data.get(key)
-        if kind is int and not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-            problems.append(f"policy: {key}: expected a whole number >= 0, got {value!r}")
-        elif kind is str and not (isinstance(value, str) and value):
-            problems.append(f"policy: {key}: expected a non-empty text, got {value!r}")
-        values[key] = value
-    if problems:
-        return None
-    return Policy(**values)
+def _problem(error: Any, data: Any) -> str:
+    """One pydantic error as ``<entry>: <field>: <what is wrong>, got <value>``."""
+    loc, kind = tuple(error["loc"]), error["type"]
+    if kind == "invalid_key":
+        return f"{_where(loc[:-1], data)}: field names are texts, got {loc[-1]!r}"
+    if kind == "catalog":
+        message = error["msg"]
+    elif kind == "missing":
+        message = "required"
+    elif kind == "extra_forbidden":
+        schema = _SCHEMA_AT.get(tuple("#" if isinstance(part, int) else part for part in loc[:-1]))
+        known = [field.validation_alias or name for name, field in (schema.model_fields if schema else {}).items()]
+        message = f"unknown field (known: {', '.join(map(str, known))})"
+    else:
+        template = _MESSAGES.get(kind)
+        text = template.format(**error.get("ctx", {})) if template else error["msg"][:1].lower() + error["msg"][1:]
+        value = error["input"]
+        shown = str(value) if isinstance(value, dt.date) else repr(value)
+        message = text if kind in _NO_VALUE else f"{text}, got {shown if len(shown) <= 80 else shown[:77] + '...'}"
+    return f"{_where(loc, data)}: {message}"
 
 
-def _parse_campaign(
-    index: int,
-    entry: Any,
-    columns: dict[str, AudienceColumn],
-    products: set[str],
-    problems: list[str],
-) -> Campaign | None:
-    if not isinstance(entry, dict):
-        problems.append(f"campaigns[{index}]: expected a mapping, got {entry!r}")
-        return None
-    name = f"campaign {entry['id']!r}" if isinstance(entry.get("id"), str) else f"campaigns[{index}]"
-    before = len(problems)
+def _where(loc: tuple[Any, ...], data: Any) -> str:
+    """The entry (``policy``, ``campaign 'vip_care'`` or, without a usable id, ``campaigns[3]``)
+    and the field within it (``eligibility[0].value``)."""
+    if not loc:
+        return "catalog"
+    if loc[0] == "campaigns" and len(loc) > 1:
+        entry = data["campaigns"][loc[1]]
+        has_id = isinstance(entry, dict) and isinstance(entry.get("id"), str)
+        name, rest = (f"campaign {entry['id']!r}" if has_id else f"campaigns[{loc[1]}]"), loc[2:]
+    else:
+        name, rest = str(loc[0]), loc[1:]
+    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in rest).lstrip(".")
+    return f"{name}: {field}" if field else name
 
-    def bad(field: str, message: str) -> None:
-        problems.append(f"{name}: {field}: {message}")
 
-    for key in sorted(set(entry) - set(CAMPAIGN_FIELDS)):
-        bad(key, f"unknown field (known: {', '.join(CAMPAIGN_FIELDS)})")
-    for key in REQUIRED_CAMPAIGN_FIELDS:
-        if entry.get(key) is None:
-            bad(key, "required")
-    if problems[before:]:
-        return None
-
-    if not IDENTIFIER.match(str(entry["id"])):
-        bad("id", "lowercase letters, digits and underscores, starting with a letter")
-    if entry["kind"] not in KINDS:
-        bad("kind", f"{entry['kind']!r} is not one of {', '.join(KINDS)}")
-    if entry["channel"] not in CHANNELS:
-        bad("channel", f"{entry['channel']!r} is not one of {', '.join(CHANNELS)}")
-    if not isinstance(entry["offer_code"], str) or not entry["offer_code"].strip():
-        bad("offer_code", "expected a non-empty text")
-    offer_product = entry.get("offer_product")
-    if offer_product is not None and offer_product not in products:
-        bad("offer_product", f"{offer_product!r} is not a product of the audience ({', '.join(sorted(products))})")
-    for key, low, high, whole in (
-        ("priority", 0, None, True),
-        ("expected_value", 0, None, False),
-        ("holdout_share", 0, 0.5, False),
-        ("cooldown_days", 0, 365, True),
-        ("daily_capacity", 1, None, True),
-    ):
-        value = entry[key]
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not is_number or (whole and not isinstance(value, int)):
-            bad(key, f"expected a {'whole ' if whole else ''}number, got {value!r}")
-        elif value < low or (high is not None and value > high):
-            bad(key, f"{value!r} is outside [{low}, {high if high is not None else '...'}]")
-    active_from, active_to = entry["active_from"], entry.get("active_to")
-    if not isinstance(active_from, dt.date):
-        bad("active_from", f"expected a date (YYYY-MM-DD), got {active_from!r}")
-    if active_to is not None and not isinstance(active_to, dt.date):
-        bad("active_to", f"expected a date (YYYY-MM-DD) or nothing, got {active_to!r}")
-    elif isinstance(active_from, dt.date) and active_to is not None and active_to < active_from:
-        bad("active_to", f"{active_to} is before active_from {active_from}")
-
-    rules: list[Rule] = []
-    eligibility = entry["eligibility"]
-    if not isinstance(eligibility, list) or not eligibility:
-        bad("eligibility", "expected a non-empty list of rules")
-        eligibility = []
-    for number, spec in enumerate(eligibility, start=1):
-        rule = _parse_rule(f"eligibility[{number - 1}]", number, spec, columns, bad)
-        if rule is not None:
-            rules.append(rule)
-    if problems[before:]:
-        return None
-    return Campaign(
-        id=entry["id"],
-        name=str(entry["name"]),
-        kind=entry["kind"],
-        channel=entry["channel"],
-        offer_code=entry["offer_code"].strip(),
-        offer_product=offer_product,
-        priority=entry["priority"],
-        expected_value=float(entry["expected_value"]),
-        holdout_share=float(entry["holdout_share"]),
-        cooldown_days=entry["cooldown_days"],
-        daily_capacity=entry["daily_capacity"],
-        active_from=active_from,
-        active_to=active_to,
-        rules=tuple(rules),
+def _duplicate_ids(data: Any) -> list[str]:
+    """Across entries, so outside the per-campaign schema: each id names one campaign and one file."""
+    entries = data.get("campaigns") if isinstance(data, dict) else None
+    ids = (
+        [e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]
+        if isinstance(entries, list)
+        else []
     )
-
-
-def _parse_rule(field: str, number: int, spec: Any, columns: dict[str, AudienceColumn], bad: Any) -> Rule | None:
-    if not isinstance(spec, dict):
-        bad(field, f"expected a mapping with {', '.join(RULE_FIELDS)}, got {spec!r}")
-        return None
-    unknown = sorted(set(spec) - set(RULE_FIELDS))
-    missing = [key for key in RULE_FIELDS if key not in spec]
-    if unknown or missing:
-        bad(field, f"unknown keys {unknown} / missing keys {missing} (a rule has {', '.join(RULE_FIELDS)})")
-        return None
-    column_name, operator, value, reason = spec["column"], spec["op"], spec["value"], spec["reason"]
-    column = columns.get(column_name)
-    if column is None:
-        bad(f"{field}.column", f"unknown column {column_name!r} (the audience has: {', '.join(sorted(columns))})")
-        return None
-    if not (isinstance(reason, str) and IDENTIFIER.match(reason)):
-        bad(f"{field}.reason", f"{reason!r}: a reason code is lowercase letters, digits and underscores")
-    operators = {"number": NUMERIC_OPERATORS, "boolean": BOOLEAN_OPERATORS, "text": TEXT_OPERATORS}[column.kind]
-    if operator not in operators:
-        bad(f"{field}.op", f"{operator!r} does not apply to the {column.kind} column {column_name} ({operators})")
-        return None
-    if column.kind == "boolean":
-        if not isinstance(value, bool):
-            bad(f"{field}.value", f"{column_name} is true or false, got {value!r}")
-            return None
-        return Rule(number, column_name, operator, None, 1.0 if value else 0.0, reason)
-    if column.kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            bad(f"{field}.value", f"{column_name} is a number, got {value!r}")
-            return None
-        return Rule(number, column_name, operator, None, float(value), reason)
-    listed = operator in ("in", "not in")
-    items = value if listed else [value]
-    if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
-        expected = "a non-empty list of texts" if listed else "a text"
-        bad(f"{field}.value", f"{column_name} with {operator!r} takes {expected}, got {value!r}")
-        return None
-    if column.values is not None:
-        unknown_values = [v for v in items if v not in column.values]
-        if unknown_values:
-            bad(f"{field}.value", f"{unknown_values} not among {column_name}'s values ({', '.join(column.values)})")
-            return None
-    # Lists travel as ',a,b,' so that SQL tests membership with one position() on any engine.
-    text = "," + ",".join(items) + "," if listed else items[0]
-    return Rule(number, column_name, operator, text, None, reason)
+    seen: set[str] = set()
+    problems = []
+    for campaign_id in ids:
+        if campaign_id in seen:
+            problems.append(f"campaign {campaign_id!r}: id: duplicate campaign id")
+        seen.add(campaign_id)
+    return problems
 
 
 # --------------------------------------------------------------------------- warehouse tables
 
-CATALOG_TABLES: dict[str, str] = {
-    "campaign_policy": """
-        catalog_version varchar, marketing_cap_7_days integer, marketing_cap_30_days integer,
-        holdout_salt varchar, conversion_window_days integer, inactive_after_days integer,
-        loaded_at timestamp""",
-    "campaigns": """
-        catalog_version varchar, campaign_id varchar, campaign_name varchar, campaign_kind varchar,
-        channel varchar, offer_code varchar, offer_product varchar, priority integer,
-        expected_value double, holdout_share double, cooldown_days integer, daily_capacity integer,
-        active_from date, active_to date, loaded_at timestamp""",
-    "campaign_eligibility_rules": """
-        catalog_version varchar, campaign_id varchar, rule_number integer, column_name varchar,
-        operator varchar, value_text varchar, value_number double, reason_code varchar, loaded_at timestamp""",
+#: The raw tables the catalog is stored in, column -> type. A column added later goes last:
+#: ``ensure_catalog_tables`` adds it to an existing warehouse, where it can only go last, so
+#: fresh and upgraded warehouses keep the same layout.
+CATALOG_TABLES: dict[str, dict[str, str]] = {
+    "campaign_policy": {
+        "catalog_version": "varchar",
+        "marketing_cap_7_days": "integer",
+        "marketing_cap_30_days": "integer",
+        "holdout_salt": "varchar",
+        "conversion_window_days": "integer",
+        "inactive_after_days": "integer",
+        "loaded_at": "timestamp",
+        "one_contact_per_channel_per_day": "boolean",
+    },
+    "campaigns": {
+        "catalog_version": "varchar",
+        "campaign_id": "varchar",
+        "campaign_name": "varchar",
+        "campaign_kind": "varchar",
+        "channel": "varchar",
+        "offer_code": "varchar",
+        "offer_product": "varchar",
+        "priority": "integer",
+        "expected_value": "double",
+        "holdout_share": "double",
+        "cooldown_days": "integer",
+        "daily_capacity": "integer",
+        "active_from": "date",
+        "active_to": "date",
+        "loaded_at": "timestamp",
+    },
+    "campaign_eligibility_rules": {
+        "catalog_version": "varchar",
+        "campaign_id": "varchar",
+        "rule_number": "integer",
+        "column_name": "varchar",
+        "operator": "varchar",
+        "value_text": "varchar",
+        "value_number": "double",
+        "reason_code": "varchar",
+        "loaded_at": "timestamp",
+    },
 }
 
 
 def ensure_catalog_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the catalog tables, and add the columns a warehouse made by an older version lacks."""
     con.execute("create schema if not exists raw")
     for table, columns in CATALOG_TABLES.items():
-        con.execute(f"create table if not exists raw.{table} ({columns})")
+        con.execute(f"create table if not exists raw.{table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+        for column, column_type in columns.items():
+            con.execute(f"alter table raw.{table} add column if not exists {column} {column_type}")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert by column name: an upgraded table's columns need not be in the declared order."""
+    columns = list(CATALOG_TABLES[table])
+    if rows:
+        con.executemany(
+            f"insert into raw.{table} ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",
+            [[row[column] for column in columns] for row in rows],
+        )
 
 
 def store_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
     """Replace the catalog tables in one transaction: dbt never sees half a catalog."""
     ensure_catalog_tables(con)
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    stamp = {"catalog_version": catalog.version, "loaded_at": loaded_at}
     con.execute("begin transaction")
     try:
         for table in CATALOG_TABLES:
             con.execute(f"delete from raw.{table}")
-        p = catalog.policy
-        con.execute(
-            "insert into raw.campaign_policy values (?, ?, ?, ?, ?, ?, ?)",
+        _insert(con, "campaign_policy", [{**stamp, **catalog.policy.model_dump()}])
+        _insert(
+            con,
+            "campaigns",
             [
-                catalog.version,
-                p.marketing_cap_7_days,
-                p.marketing_cap_30_days,
-                p.holdout_salt,
-                p.conversion_window_days,
-                p.inactive_after_days,
-                loaded_at,
-            ],
-        )
-        con.executemany(
-            "insert into raw.campaigns values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                [
-                    catalog.version,
-                    c.id,
-                    c.name,
-                    c.kind,
-                    c.channel,
-                    c.offer_code,
-                    c.offer_product,
-                    c.priority,
-                    c.expected_value,
-                    c.holdout_share,
-                    c.cooldown_days,
-                    c.daily_capacity,
-                    c.active_from,
-                    c.active_to,
-                    loaded_at,
-                ]
+                {
+                    **stamp,
+                    **c.model_dump(exclude={"rules"}),
+                    "campaign_id": c.id,
+                    "campaign_name": c.name,
+                    "campaign_kind": c.kind,
+                }
                 for c in catalog.campaigns
             ],
         )
-        con.executemany(
-            "insert into raw.campaign_eligibility_rules values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        _insert(
+            con,
+            "campaign_eligibility_rules",
             [
-                [
-                    catalog.version,
-                    c.id,
-                    r.number,
-                    r.column,
-                    r.operator,
-                    r.value_text,
-                    r.value_number,
-                    r.reason,
-                    loaded_at,
-                ]
+                {
+                    **stamp,
+                    "campaign_id": c.id,
+                    "rule_number": r.number,
+                    "column_name": r.column,
+                    "operator": r.operator,
+                    "value_text": r.value_text,
+                    "value_number": r.value_number,
+                    "reason_code": r.reason,
+                }
                 for c in catalog.campaigns
                 for r in c.rules
             ],

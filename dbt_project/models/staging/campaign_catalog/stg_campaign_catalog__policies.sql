@@ -15,6 +15,7 @@ renamed as (
         cast(holdout_salt as {{ dbt.type_string() }}) as holdout_salt,
         cast(conversion_window_days as {{ dbt.type_int() }}) as conversion_window_days,
         cast(inactive_after_days as {{ dbt.type_int() }}) as inactive_after_days,
+        cast(one_contact_per_channel_per_day as {{ dbt.type_boolean() }}) as one_contact_per_channel_per_day,
         cast(loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
     from source
 
