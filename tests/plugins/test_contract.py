@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,9 @@ def test_every_key_column_is_required() -> None:
             assert feed.column(key).required, (feed.name, key)
 
 
-def _minimal(columns: dict) -> dict:
-    return {"feeds": {"f": {"source_system": "s", "kind": "event", "key": ["id"], "columns": columns}}}
+def _minimal(columns: dict, **feed: object) -> dict:
+    spec = {"source_system": "s", "kind": "event", "cadence": "daily", "key": ["id"], "columns": columns, **feed}
+    return {"feeds": {"f": spec}}
 
 
 def test_a_stray_attribute_is_refused() -> None:
@@ -52,6 +54,19 @@ def test_unknown_type_and_dangling_reference_are_refused() -> None:
         parse_contract(_minimal({"id": {"type": "money"}}))
     with pytest.raises(ContractError, match="references unknown feed"):
         parse_contract(_minimal({"id": {"type": "string", "required": True, "references": "nope"}}))
+
+
+def test_a_feed_states_when_it_is_due() -> None:
+    id_column = {"id": {"type": "string", "required": True}}
+    with pytest.raises(ContractError, match="cadence must be one of"):
+        parse_contract(_minimal(id_column, cadence=None))
+    with pytest.raises(ContractError, match="due_day_of_month"):
+        parse_contract(_minimal(id_column, cadence="monthly"))
+    monthly = parse_contract(_minimal(id_column, cadence="monthly", due_day_of_month=1)).feed("f")
+    assert [monthly.is_due(date(2026, 2, d)) for d in (1, 2)] == [True, False]
+    assert not parse_contract(_minimal(id_column, cadence="on_change")).feed("f").is_due(date(2026, 2, 1))
+    governing = {name for name, feed in load_contract().feeds.items() if feed.governs_contact}
+    assert governing == {"opt_outs", "contact_history", "subscribers"}
 
 
 def test_rendered_docs_are_in_sync_with_the_contract() -> None:

@@ -7,6 +7,7 @@ here, so a column added to the YAML reaches every layer without a second edit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -27,6 +28,11 @@ DUCKDB_TYPES: dict[str, str] = {
 }
 
 FEED_KINDS = ("event", "change", "snapshot")
+
+#: How often a feed is due. ``daily``: a file every delivery date, header-only when nothing
+#: happened (a missing day is a missing delivery, not a quiet day); ``monthly``: on the
+#: feed's ``due_day_of_month``; ``on_change``: only when something changed (never "missing").
+CADENCES = ("daily", "monthly", "on_change")
 
 
 class ContractError(ValueError):
@@ -58,6 +64,19 @@ class Feed:
     kind: str
     key: tuple[str, ...]
     columns: tuple[Column, ...]
+    cadence: str = "daily"
+    due_day_of_month: int | None = None
+    #: The feed decides who may be contacted (opt-outs, contact history, CRM changes): publish
+    #: refuses while it is not complete up to the decision date (consent fails closed).
+    governs_contact: bool = False
+
+    def is_due(self, day: date) -> bool:
+        """Whether a delivery of this feed is expected for ``day``."""
+        if self.cadence == "daily":
+            return True
+        if self.cadence == "monthly":
+            return day.day == self.due_day_of_month
+        return False
 
     @property
     def column_names(self) -> list[str]:
@@ -145,6 +164,12 @@ def parse_contract(data: dict[str, Any]) -> Contract:
             raise ContractError(f"{feed_name}: key columns {missing} are not columns")
         if spec.get("kind") not in FEED_KINDS:
             raise ContractError(f"{feed_name}: kind must be one of {FEED_KINDS}")
+        cadence = spec.get("cadence")
+        if cadence not in CADENCES:
+            raise ContractError(f"{feed_name}: cadence must be one of {CADENCES}, got {cadence!r}")
+        due_day = spec.get("due_day_of_month")
+        if (cadence == "monthly") != isinstance(due_day, int) or (due_day is not None and not 1 <= due_day <= 28):
+            raise ContractError(f"{feed_name}: a monthly feed (only) states due_day_of_month, 1 to 28")
         feeds[feed_name] = Feed(
             name=feed_name,
             source_system=spec["source_system"],
@@ -152,6 +177,9 @@ def parse_contract(data: dict[str, Any]) -> Contract:
             kind=spec["kind"],
             key=key,
             columns=columns,
+            cadence=cadence,
+            due_day_of_month=due_day,
+            governs_contact=bool(spec.get("governs_contact", False)),
         )
     for feed in feeds.values():
         for col in feed.columns:
@@ -168,6 +196,12 @@ def load_contract(path: str | None = None) -> Contract:
     else:
         text = Path(path).read_text(encoding="utf-8")
     return parse_contract(yaml.safe_load(text))
+
+
+def _cadence_text(feed: Feed) -> str:
+    if feed.cadence == "monthly":
+        return f"monthly, on day {feed.due_day_of_month}"
+    return {"daily": "daily (header-only when nothing happened)", "on_change": "on change only"}[feed.cadence]
 
 
 def render_markdown(contract: Contract) -> str:
@@ -191,7 +225,9 @@ def render_markdown(contract: Contract) -> str:
             "",
             f"{feed.description}",
             "",
-            f"Source system `{feed.source_system}`, kind `{feed.kind}`, key `({', '.join(feed.key)})`.",
+            f"Source system `{feed.source_system}`, kind `{feed.kind}`, key `({', '.join(feed.key)})`, "
+            f"due {_cadence_text(feed)}."
+            + (" Governs contact: publish refuses while it is incomplete." if feed.governs_contact else ""),
             "",
             "| column | type | required | checks | description |",
             "| --- | --- | --- | --- | --- |",

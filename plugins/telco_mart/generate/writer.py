@@ -52,9 +52,11 @@ def feed_file(out: Path, feed: str, day: dt.date, fmt: str, suffix: str = "") ->
 class FeedWriter:
     """Writes every feed of every day, counting files and rows for the run summary.
 
-    A feed with nothing to deliver on a day gets no file that day. Empty files would all be
-    byte-identical, and ingestion registers a file whose checksum it has already loaded for
-    the feed as a duplicated delivery, so empty files would bury the real duplicates.
+    A feed with nothing to deliver on a day it is due (its contract cadence: every day for a
+    daily feed) gets a header-only file, as a real extract job delivers one: the warehouse
+    tells a quiet day from a missing delivery by it, and consent feeds (opt-outs) must be
+    complete before any list is published. On other days (an on-change feed without
+    changes, a monthly feed between its due days) it gets no file.
     """
 
     def __init__(self, out: Path, fmt: str, contract: Contract) -> None:
@@ -72,7 +74,9 @@ class FeedWriter:
         feed = self.contract.feed(feed_name)
         schema = arrow_schema(feed, self.fmt)
         if table is None or table.num_rows == 0:
-            return None
+            if not feed.is_due(day):
+                return None
+            table = schema.empty_table()
         if table.column_names != schema.names:
             raise ValueError(f"{feed_name}: built columns {table.column_names} are not the contract's {schema.names}")
         table = table.cast(schema)

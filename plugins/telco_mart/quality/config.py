@@ -31,6 +31,9 @@ SETTING_TYPES: dict[str, type] = {
     "quarantine_rate_fail": float,
     "volume_ratio_min": float,
     "volume_ratio_max": float,
+    "volume_ratio_fail_min": float,
+    "volume_ratio_fail_max": float,
+    "empty_event_files_max": int,
     "volume_basis": str,
     "volume_window_days": int,
     "volume_min_history_days": int,
@@ -50,6 +53,7 @@ SETTING_TYPES: dict[str, type] = {
     "list_size_min_mean_rows": int,
     "control_share_tolerance_sd": float,
     "control_share_min_rows": int,
+    "empty_list_min_suppressed": int,
 }
 #: The values a text setting may take.
 SETTING_CHOICES: dict[str, tuple[str, ...]] = {"volume_basis": VOLUME_BASES}

@@ -18,6 +18,9 @@ Day metrics, the columns the ``day`` expectations of a raw suite can name:
 ==============================  ==========================================================
 ``rows``                        rows of the feed in `raw` for the date
 ``files_loaded``                files of the date loaded (a daily feed expects at least 1)
+``missing_due_delivery``        1 when the contract's cadence makes the feed due on the date and no
+                                file loaded, and the operator did not declare the date empty
+``empty_event_files``           loaded files of an event feed with no data row (header only)
 ``files_rejected``              files rejected whole (a required column missing)
 ``files_skipped_duplicate``     files skipped as a duplicated delivery
 ``files_with_schema_drift``     loaded files with extra or missing optional columns
@@ -49,7 +52,7 @@ from telco_mart.ingest.validate import _q
 from telco_mart.quality.config import FeedSettings, QualityConfigError
 from telco_mart.quality.gx_runner import GxRunner, ValidationError
 from telco_mart.quality.pushdown import RowRule, check_rows_expectation, resolve, row_rule
-from telco_mart.quality.results import Finding
+from telco_mart.quality.results import Finding, mask_personal
 from telco_mart.quality.suites import Check, GateSuite
 from telco_mart.warehouse import LINEAGE_COLUMNS
 
@@ -76,6 +79,8 @@ def metric_names(feed: Feed) -> list[str]:
         "rows_registry_mismatch",
         "volume_ratio",
         "duplicate_key_rows",
+        "missing_due_delivery",
+        "empty_event_files",
     ]
     names += [f"orphan_rows__{c.name}" for c in feed.columns if c.references]
     names += [f"null_share__{c.name}" for c in feed.columns if not c.required]
@@ -170,6 +175,7 @@ def _registry(scope: _Scope) -> dict[dt.date, dict[str, Any]]:
             count(*) filter (where status = 'rejected'),
             count(*) filter (where status = 'skipped_duplicate'),
             count(*) filter (where status = 'loaded' and ({_DRIFT_SQL})),
+            count(*) filter (where status = 'loaded' and rows_read = 0),
             coalesce(sum(rows_read) filter (where status = 'loaded'), 0),
             coalesce(sum(rows_loaded) filter (where status = 'loaded'), 0),
             coalesce(sum(rows_quarantined) filter (where status = 'loaded'), 0)
@@ -184,11 +190,12 @@ def _registry(scope: _Scope) -> dict[dt.date, dict[str, Any]]:
     ).fetchall():
         reasons[day][reason] = n
     out = {}
-    for day, (loaded, rejected, duplicate, drift_files, read, rows_loaded, quarantined) in scope.by_day(
+    for day, (loaded, rejected, duplicate, drift_files, empty, read, rows_loaded, quarantined) in scope.by_day(
         sql, [scope.feed.name, scope.start, scope.end]
     ).items():
         out[day] = {
             "files_loaded": loaded,
+            "_empty_files": empty,
             "files_rejected": rejected,
             "files_skipped_duplicate": duplicate,
             "files_with_schema_drift": drift_files,
@@ -253,6 +260,13 @@ def _day_metrics(scope: _Scope, rules: list[RowRule]) -> tuple[pd.DataFrame, dic
         "group by 1 order by 1",
         [feed.name],
     ).fetchall()
+    declared_empty = {
+        d
+        for (d,) in con.execute(
+            "select delivery_date from raw.delivery_declarations where feed = ? and delivery_date between ? and ?",
+            [feed.name, scope.start, scope.end],
+        ).fetchall()
+    }
 
     records, context, rule_counts = [], {}, {}
     for day in scope.days:
@@ -269,6 +283,11 @@ def _day_metrics(scope: _Scope, rules: list[RowRule]) -> tuple[pd.DataFrame, dic
             "rows_registry_mismatch": rows_pass["rows"] - reg.get("_rows_loaded", 0),
             "volume_ratio": ratio,
             "duplicate_key_rows": (duplicates.get(day) or (0,))[0],
+            # due by the contract's cadence, and neither delivered nor declared delivered-empty
+            "missing_due_delivery": int(
+                feed.is_due(day) and not reg.get("files_loaded", 0) and day not in declared_empty
+            ),
+            "empty_event_files": reg.get("_empty_files", 0) if feed.kind == "event" else 0,
         }
         for column, counts in orphans.items():
             record[f"orphan_rows__{column}"] = (counts.get(day) or (0,))[0]
@@ -544,13 +563,12 @@ def _masked(feed: Feed, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not pii:
         return rows
     out = []
-    for row in rows:
-        row = {k: ("(personal data)" if k in pii and v is not None else v) for k, v in row.items()}
+    for row in mask_personal(rows, pii):
         if isinstance(row.get("record"), str):
             try:
                 record = json.loads(row["record"])
-                row["record"] = json.dumps({k: "(personal data)" if k in pii else v for k, v in record.items()})
-            except (ValueError, AttributeError):
+                row["record"] = json.dumps(mask_personal([record], pii)[0])
+            except (ValueError, AttributeError, TypeError):
                 row["record"] = "(line withheld: the feed holds personal data)"
         out.append(row)
     return out
