@@ -30,7 +30,7 @@ DEMO_DATA_STAMP := $(LANDING)/_truth/.demo-$(DEMO_SUBSCRIBERS)-$(DEMO_START)-$(D
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: help venv demo test lint docs airflow-init dbt-parse data ui clean
+.PHONY: help venv demo test lint docs airflow-init dbt-parse data init ui clean
 .PHONY: bench bench-smoke
 
 help:
@@ -68,7 +68,12 @@ $(DEMO_DATA_STAMP): $(STAMP)
 		--seed $(DEMO_SEED) --format $(DEMO_FORMAT) --events-per-sub-day $(DEMO_EVENTS_PER_SUB_DAY) --out $(LANDING)
 	touch $@
 
-demo: $(STAMP) airflow-init dbt-parse data
+# The warehouse is created only by `telco-mart init` (a mistyped path must not become a new,
+# empty warehouse); on an existing one it only confirms it.
+init: $(STAMP)
+	$(BIN)/telco-mart init
+
+demo: $(STAMP) airflow-init dbt-parse data init
 	$(BIN)/telco-mart airflow dags test operator_daily $(DEMO_END) > $(AIRFLOW_HOME)/demo-run.log 2>&1 \
 		|| (tail -n 80 $(AIRFLOW_HOME)/demo-run.log; echo "operator_daily failed: full log in $(AIRFLOW_HOME)/demo-run.log"; exit 1)
 	$(BIN)/telco-mart summary --run-log $(AIRFLOW_HOME)/demo-run.log
@@ -83,7 +88,7 @@ lint: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/telco-mart contract --markdown --out docs/raw_contract.md
 
-ui: $(STAMP) airflow-init dbt-parse
+ui: $(STAMP) airflow-init dbt-parse init
 	$(BIN)/telco-mart airflow standalone
 
 clean:

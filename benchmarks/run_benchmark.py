@@ -370,7 +370,7 @@ class Bench:
                 day,
                 f"{stage}_gate",
                 "gate",
-                {"stage": stage, "run_date": day.isoformat(), "run_id": run_id},
+                {"stage": stage, "run_date": day.isoformat(), "run_id": run_id, "batch_start": start.isoformat()},
                 **tag,
             )
             refused += [output_gate] if output_gate.status == "gate_failed" else []

@@ -16,6 +16,7 @@ landing folder and warehouse.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -165,6 +166,9 @@ def step_ingest(params: dict[str, Any]) -> dict[str, Any]:
     _time_connections(pipeline, clock)
     per_feed = _per_feed_ingest_clock()
     run_date = date.fromisoformat(params["run_date"])
+    init_warehouse = getattr(sys.modules.get("telco_mart.warehouse"), "init_warehouse", None)
+    if init_warehouse is not None and not Settings.from_env().warehouse_path.exists():
+        init_warehouse()  # the harness's own warehouse: created explicitly, as `telco-mart init` does
     if hasattr(pipeline, "run_load_catalog"):
         # the DAG's first task (campaign_catalog): without it the decisions have no campaigns
         pipeline.run_load_catalog()
@@ -200,11 +204,16 @@ def step_gate(params: dict[str, Any]) -> dict[str, Any]:
     stage = params.get("stage", "raw")
     run_date = date.fromisoformat(params["run_date"])
     status, error = "ok", None
-    delivery_dates = (
-        {"start": date.fromisoformat(params["start"]), "end": date.fromisoformat(params["end"])}
-        if stage == "raw"
-        else {}
-    )
+    delivery_dates: dict[str, date] = {}
+    if stage == "raw":
+        delivery_dates = {"start": date.fromisoformat(params["start"]), "end": date.fromisoformat(params["end"])}
+    elif (
+        stage == "marts"
+        and params.get("batch_start")
+        and "batch_start" in inspect.signature(pipeline.run_marts_gate).parameters
+    ):
+        # the dbt batch's days are recorded as built (the ledger's days in order)
+        delivery_dates = {"batch_start": date.fromisoformat(params["batch_start"])}
     try:
         summary = pipeline.run_quality_gate(stage, run_date, run_id=params["run_id"], **delivery_dates)
     except QualityGateFailed as failed:

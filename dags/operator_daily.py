@@ -6,7 +6,6 @@ Thin on purpose: the work lives in ``telco_mart`` (plugins/). Backfill a range w
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
@@ -16,8 +15,8 @@ from telco_mart.config import Settings
 from telco_mart.orchestration import dbt_batch_from_ingest, dbt_task_group, fail_without_retry
 from telco_mart.runtime import WAREHOUSE_POOL
 
-START_DATE = pendulum.parse(os.environ.get("TELCO_MART_START_DATE", "2026-01-01"), tz="UTC")
 SETTINGS = Settings.from_env()
+START_DATE = pendulum.datetime(SETTINGS.start_date.year, SETTINGS.start_date.month, SETTINGS.start_date.day, tz="UTC")
 
 
 @dag(
@@ -39,19 +38,29 @@ SETTINGS = Settings.from_env()
 def operator_daily() -> None:
     @task(pool=WAREHOUSE_POOL)
     def campaign_catalog() -> dict:
-        """Validate campaigns/catalog.yml and load it for dbt: a bad catalog stops the run before anything runs."""
+        """Validate campaigns/catalog.yml and load it for dbt, and check the outbox is writable:
+        a bad catalog or an unwritable outbox stops the run before anything runs."""
         from telco_mart.campaigns.catalog import CatalogError
         from telco_mart.pipeline import run_load_catalog
+        from telco_mart.publish import PublishError
+        from telco_mart.warehouse import WarehouseMissing
 
-        return fail_without_retry(run_load_catalog, CatalogError)
+        return fail_without_retry(run_load_catalog, CatalogError, PublishError, WarehouseMissing)
 
     @task(pool=WAREHOUSE_POOL)
     def ingest() -> dict:
-        """Load the logical date's landed files into `raw` (all history on a fresh warehouse)."""
-        from telco_mart.pipeline import run_ingest
+        """Load every landed file up to the logical date that the warehouse does not hold yet
+        (the day's files, late files of earlier days, days that never ran)."""
+        from telco_mart.pipeline import RunDateRefused, run_ingest
+        from telco_mart.warehouse import WarehouseMissing
 
         context = get_current_context()
-        return run_ingest(context["logical_date"].date(), run_id=context["run_id"])
+        return fail_without_retry(
+            lambda: run_ingest(context["logical_date"].date(), run_id=context["run_id"]),
+            WarehouseMissing,
+            FileNotFoundError,
+            RunDateRefused,
+        )
 
     @task(pool=WAREHOUSE_POOL)
     def quality_gate_raw(ingested: dict) -> dict:
@@ -73,14 +82,22 @@ def operator_daily() -> None:
         )
 
     @task(pool=WAREHOUSE_POOL)
-    def quality_gate_marts() -> dict:
-        """Validate the run date's slice of the public marts (expectations/marts); a `fail` publishes nothing."""
+    def quality_gate_marts(ingested: dict) -> dict:
+        """Validate the run date's slice of the public marts (expectations/marts); a `fail` publishes
+        nothing. On a pass the batch's days are recorded as built (later days may publish)."""
+        from datetime import date
+
         from telco_mart.pipeline import run_marts_gate
         from telco_mart.quality import QualityGateFailed
 
         context = get_current_context()
         return fail_without_retry(
-            lambda: run_marts_gate(context["logical_date"].date(), run_id=context["run_id"]), QualityGateFailed
+            lambda: run_marts_gate(
+                context["logical_date"].date(),
+                run_id=context["run_id"],
+                batch_start=date.fromisoformat(ingested["batch_start_date"]),
+            ),
+            QualityGateFailed,
         )
 
     @task(pool=WAREHOUSE_POOL)
@@ -96,11 +113,15 @@ def operator_daily() -> None:
 
     @task(pool=WAREHOUSE_POOL)
     def publish() -> dict:
-        """Write the day's target lists to the outbox (atomic) and append them to contact history."""
+        """Write the day's target lists to the outbox (atomic) and append them to contact history;
+        a day already published is verified, never rewritten."""
         from telco_mart.pipeline import run_publish
+        from telco_mart.publish import PublishError
 
         context = get_current_context()
-        return run_publish(context["logical_date"].date(), run_id=context["run_id"])
+        return fail_without_retry(
+            lambda: run_publish(context["logical_date"].date(), run_id=context["run_id"]), PublishError
+        )
 
     @task(pool=WAREHOUSE_POOL)
     def summarise() -> dict:
@@ -115,7 +136,7 @@ def operator_daily() -> None:
     chain(
         quality_gate_raw(ingested),
         transform,
-        quality_gate_marts(),
+        quality_gate_marts(ingested),
         quality_gate_publish(),
         publish(),
         summarise(),

@@ -12,6 +12,7 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from telco_mart.config import Settings
 
@@ -206,6 +207,87 @@ def _cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    """Create the warehouse (the only command that does), or confirm the one that exists."""
+    from telco_mart.warehouse import init_warehouse
+
+    settings = Settings.from_env()
+    warehouse_id, created = init_warehouse(settings)
+    verb = "created" if created else "already exists:"
+    print(f"warehouse {verb} {settings.warehouse_path} (id {warehouse_id})")
+    return 0
+
+
+def _operator_command(run: Any) -> int:
+    """Run an operator command against the warehouse: a refusal is one line and exit 1."""
+    from telco_mart.ingest import RetractError
+    from telco_mart.ledger import LedgerError
+    from telco_mart.publish import PublishError
+    from telco_mart.warehouse import WarehouseBusy, WarehouseMissing
+
+    try:
+        result = run()
+    except (LedgerError, RetractError, PublishError, WarehouseMissing, WarehouseBusy) as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _cmd_declare_empty(args: argparse.Namespace) -> int:
+    from telco_mart.ledger import days_between, declare_empty
+    from telco_mart.warehouse import connect
+
+    def run() -> dict[str, Any]:
+        with connect() as con:
+            dates = declare_empty(con, args.feed, days_between(args.date, args.end or args.date), args.by, args.reason)
+        return {"feed": args.feed, "declared_empty": [d.isoformat() for d in dates], "by": args.by}
+
+    return _operator_command(run)
+
+
+def _cmd_retract(args: argparse.Namespace) -> int:
+    from telco_mart.ingest import retract_delivery
+    from telco_mart.warehouse import connect
+
+    def run() -> dict[str, Any]:
+        with connect() as con:
+            return retract_delivery(con, args.file, args.by, args.reason)
+
+    return _operator_command(run)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from telco_mart.contract import load_contract
+    from telco_mart.ingest import replay_quarantine
+    from telco_mart.warehouse import connect
+
+    def run() -> dict[str, Any]:
+        with connect() as con:
+            replayed = replay_quarantine(con, load_contract(), progress=print)
+        return {"rows_loaded_per_delivery_date": {d.isoformat(): n for d, n in replayed.items()}}
+
+    return _operator_command(run)
+
+
+def _cmd_waive(args: argparse.Namespace) -> int:
+    from telco_mart.ledger import waive_day
+    from telco_mart.warehouse import connect
+
+    def run() -> dict[str, Any]:
+        with connect() as con:
+            waive_day(con, args.date, args.by, args.reason)
+        return {"waived": args.date.isoformat(), "by": args.by, "reason": args.reason}
+
+    return _operator_command(run)
+
+
+def _cmd_reissue(args: argparse.Namespace) -> int:
+    from telco_mart.publish import reissue_day
+
+    return _operator_command(lambda: reissue_day(args.date, args.by, args.reason))
+
+
 def _cmd_airflow(args: argparse.Namespace) -> int:
     """Run the Airflow CLI in this project's environment (paths, no telemetry)."""
     from telco_mart.runtime import airflow_environment
@@ -292,6 +374,52 @@ def build_parser() -> argparse.ArgumentParser:
     targets.add_argument("--copy-to", type=Path, help="copy the verified files and manifest to this folder")
     targets.add_argument("--outbox", type=Path, help="outbox folder (default $TELCO_MART_OUTBOX_DIR)")
     targets.set_defaults(func=_cmd_targets)
+
+    init = sub.add_parser("init", help="create the warehouse (nothing else ever creates one)")
+    init.set_defaults(func=_cmd_init)
+
+    def accountable(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--by", required=True, help="who decides this (recorded)")
+        parser.add_argument("--reason", required=True, help="why (recorded)")
+
+    deliveries = sub.add_parser("deliveries", help="operator corrections of what was delivered")
+    deliveries_sub = deliveries.add_subparsers(dest="deliveries_command", required=True)
+    empty = deliveries_sub.add_parser(
+        "declare-empty",
+        help="record that a feed rightly delivered nothing for a date (range), so publish may proceed",
+    )
+    empty.add_argument("--feed", required=True, help="feed name, e.g. opt_outs")
+    empty.add_argument("--date", type=_date, required=True, help="delivery date")
+    empty.add_argument("--end", type=_date, help="last delivery date of a range (default --date)")
+    accountable(empty)
+    empty.set_defaults(func=_cmd_declare_empty)
+    retract = deliveries_sub.add_parser(
+        "retract", help="take back a delivery: its rows, quarantine and registry entry; its date is rebuilt next run"
+    )
+    retract.add_argument("--file", required=True, help="the file as registered: <feed>/<YYYY-MM-DD>/<name>")
+    accountable(retract)
+    retract.set_defaults(func=_cmd_retract)
+    replay = deliveries_sub.add_parser(
+        "replay", help="load quarantined rows whose missing reference has arrived (every run also does it)"
+    )
+    replay.set_defaults(func=_cmd_replay)
+
+    days = sub.add_parser("days", help="the order of days: waive a failed day so later days may publish")
+    days_sub = days.add_subparsers(dest="days_command", required=True)
+    waive = days_sub.add_parser("waive", help="let later days publish although this day is not built")
+    waive.add_argument("--date", type=_date, required=True, help="the failed or unbuilt day")
+    accountable(waive)
+    waive.set_defaults(func=_cmd_waive)
+
+    publish = sub.add_parser("publish", help="published days")
+    publish_sub = publish.add_subparsers(dest="publish_command", required=True)
+    reissue = publish_sub.add_parser(
+        "reissue",
+        help="set a published day aside so that its next run decides it afresh against every contact published since",
+    )
+    reissue.add_argument("--date", type=_date, required=True, help="the published day")
+    accountable(reissue)
+    reissue.set_defaults(func=_cmd_reissue)
 
     air = sub.add_parser("airflow", help="run the airflow CLI with this project's environment")
     air.add_argument("airflow_args", nargs=argparse.REMAINDER)

@@ -16,6 +16,8 @@ directory with one variable, and tests point a whole run at a temporary folder.
 | TELCO_MART_TASK_RETRIES | `2` | Airflow retries of a failed task (with exponential backoff) |
 | TELCO_MART_RETRY_DELAY_SECONDS | `60` | first retry delay |
 | TELCO_MART_DBT_UNIT_TESTS | `false` | also run dbt's unit tests in the DAG's dbt builds (see `dbt_environment`) |
+| TELCO_MART_LOCK_WAIT_SECONDS | `900` | how long a writer waits for the warehouse's writer lock before failing |
+| TELCO_MART_START_DATE | `2026-01-01` | the DAG's first logical date; a run for an earlier date is refused |
 
 Each run's dbt batch (the delivery dates it rebuilds, the day it decides campaigns for) is not
 a setting: the DAG and the benchmark pass it per run as TELCO_MART_BATCH_START_DATE,
@@ -26,7 +28,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +63,8 @@ class Settings:
     task_retries: int
     retry_delay_seconds: int
     dbt_unit_tests: bool = False
+    lock_wait_seconds: float = 900.0
+    start_date: date = date(2026, 1, 1)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -76,7 +81,13 @@ class Settings:
             task_retries=int(os.environ.get("TELCO_MART_TASK_RETRIES", "2")),
             retry_delay_seconds=int(os.environ.get("TELCO_MART_RETRY_DELAY_SECONDS", "60")),
             dbt_unit_tests=os.environ.get("TELCO_MART_DBT_UNIT_TESTS", "false").strip().lower() in ("1", "true", "yes"),
+            lock_wait_seconds=float(os.environ.get("TELCO_MART_LOCK_WAIT_SECONDS", "900")),
+            start_date=date.fromisoformat(os.environ.get("TELCO_MART_START_DATE", "2026-01-01")),
         )
+
+    def with_warehouse(self, path: Path) -> Settings:
+        """The same settings for another warehouse file (a CLI ``--warehouse``, a test's copy)."""
+        return replace(self, warehouse_path=path.expanduser().resolve())
 
     def dbt_environment(self) -> dict[str, str]:
         """Environment of the pipeline's dbt invocations (the DAG's and the benchmark's).

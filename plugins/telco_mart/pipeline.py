@@ -12,14 +12,25 @@ from typing import Any
 
 from telco_mart.config import Settings
 from telco_mart.ingest import ingest
+from telco_mart.ledger import BUILT, MARTS_GATE_FAILED, RAW_GATE_FAILED, RAW_GATE_PASSED, days_between, mark_days
 from telco_mart.warehouse import SCHEMAS, connect, ensure_raw_schema
 
 log = logging.getLogger(__name__)
 
 
+class RunDateRefused(ValueError):
+    """A run date the pipeline must not run for (before the start date); retrying cannot help."""
+
+
 def run_ingest(run_date: date, run_id: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
-    """Ingest the landed files for ``run_date`` (all history on a fresh warehouse)."""
+    """Ingest every landed file of a delivery date up to ``run_date`` that the warehouse does
+    not hold yet (the run date's files, late files, days that never ran)."""
     settings = settings or Settings.from_env()
+    if run_date < settings.start_date:
+        raise RunDateRefused(
+            f"{run_date} is before the warehouse's start date {settings.start_date} (TELCO_MART_START_DATE): "
+            "nothing is run for it"
+        )
     if not settings.landing_dir.is_dir():
         raise FileNotFoundError(
             f"landing folder {settings.landing_dir} does not exist; set TELCO_MART_LANDING_DIR or generate "
@@ -78,31 +89,57 @@ def run_raw_gate(
     Raises ``telco_mart.quality.QualityGateFailed`` on an expectation of severity ``fail``,
     after the results are stored in ``marts.dq_results`` and the report is written.
     """
-    from telco_mart.quality import run_raw_gate_on
+    from telco_mart.quality import QualityGateFailed, run_raw_gate_on
 
     settings = settings or Settings.from_env()
     run_id = run_id or f"manual__{datetime.now(UTC).isoformat(timespec='seconds')}"
+    days = days_between(start or run_date, end or run_date)
     with connect(settings=settings) as con:
-        outcome = run_raw_gate_on(con, run_date, run_id, data_dir=settings.data_dir, start=start, end=end)
+        try:
+            outcome = run_raw_gate_on(con, run_date, run_id, data_dir=settings.data_dir, start=start, end=end)
+        except QualityGateFailed as failed:
+            failing = {f.run_date for f in failed.findings if f.outcome == "fail"}
+            mark_days(con, failing, RAW_GATE_FAILED, run_id, str(failed).splitlines()[0])
+            mark_days(con, set(days) - failing, RAW_GATE_PASSED, run_id)
+            raise
+        mark_days(con, days, RAW_GATE_PASSED, run_id)
     summary = outcome.summary()
     log.info("raw quality gate: %s", summary)
     return summary
 
 
-def run_marts_gate(run_date: date, run_id: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
+def run_marts_gate(
+    run_date: date,
+    run_id: str | None = None,
+    settings: Settings | None = None,
+    *,
+    batch_start: date | None = None,
+) -> dict[str, Any]:
     """Validate the run date's slice of the public marts (the day, or its month for monthly
     marts) against the suites in ``expectations/marts/``, after dbt has built them.
+
+    The delivery days of the dbt batch (``batch_start`` .. ``run_date``) are then recorded as
+    built, which lets later days publish (days in order, telco_mart.ledger), and their queued
+    rebuilds are done.
 
     Raises ``telco_mart.quality.QualityGateFailed`` on an expectation of severity ``fail``,
     after the results are stored in ``marts.dq_results`` and the report is written to
     ``<data_dir>/quality/<run date>/report-marts.html``.
     """
-    from telco_mart.quality import run_marts_gate_on
+    from telco_mart.ledger import clear_pending_rebuilds
+    from telco_mart.quality import QualityGateFailed, run_marts_gate_on
 
     settings = settings or Settings.from_env()
     run_id = run_id or f"manual__{datetime.now(UTC).isoformat(timespec='seconds')}"
+    start = min(batch_start or run_date, run_date)
     with connect(settings=settings) as con:
-        outcome = run_marts_gate_on(con, run_date, run_id, data_dir=settings.data_dir)
+        try:
+            outcome = run_marts_gate_on(con, run_date, run_id, data_dir=settings.data_dir)
+        except QualityGateFailed as failed:
+            mark_days(con, days_between(start, run_date), MARTS_GATE_FAILED, run_id, str(failed).splitlines()[0])
+            raise
+        mark_days(con, days_between(start, run_date), BUILT, run_id)
+        clear_pending_rebuilds(con, days_between(start, run_date))
     summary = outcome.summary()
     log.info("marts quality gate: %s", summary)
     return summary
@@ -110,9 +147,11 @@ def run_marts_gate(run_date: date, run_id: str | None = None, settings: Settings
 
 def run_publish_gate(run_date: date, run_id: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """Validate the run date's target lists and decisions against the suites in
-    ``expectations/publish/`` (opt-outs and do-not-disturb, duplicate contacts, one sales
-    contact a day, caps, contact numbers, control share, list size), after dbt and the marts
-    gate and before :func:`run_publish` writes the outbox.
+    ``expectations/publish/`` (the contact policy recomputed from raw tables and the outbox:
+    opt-outs and do-not-disturb, caps, cool-downs, complaints, inactivity, one contact per
+    channel a day, contact numbers; consent feeds complete; earlier days built; control
+    share, list size), after dbt and the marts gate and before :func:`run_publish` writes
+    the outbox.
 
     Raises ``telco_mart.quality.QualityGateFailed`` on an expectation of severity ``fail``,
     after the results are stored in ``marts.dq_results`` and the report is written to
@@ -123,7 +162,7 @@ def run_publish_gate(run_date: date, run_id: str | None = None, settings: Settin
     settings = settings or Settings.from_env()
     run_id = run_id or f"manual__{datetime.now(UTC).isoformat(timespec='seconds')}"
     with connect(settings=settings) as con:
-        outcome = run_publish_gate_on(con, run_date, run_id, data_dir=settings.data_dir)
+        outcome = run_publish_gate_on(con, run_date, run_id, data_dir=settings.data_dir, outbox=settings.outbox_dir)
     summary = outcome.summary()
     log.info("publish quality gate: %s", summary)
     return summary
@@ -142,11 +181,14 @@ def run_quality_gate(stage: str, run_date: date, **options: Any) -> dict[str, An
 
 
 def run_load_catalog(settings: Settings | None = None) -> dict[str, Any]:
-    """Validate the campaign catalog and load it for dbt; a bad catalog stops the run first."""
+    """Validate the campaign catalog and load it for dbt; a bad catalog, or an outbox the
+    lists could not be written to, stops the run first (before any dbt work)."""
     from telco_mart.campaigns.catalog import describe, load_catalog, store_catalog
+    from telco_mart.publish import check_outbox_writable
 
     settings = settings or Settings.from_env()
     catalog = load_catalog(settings.campaign_catalog, settings.dbt_project_dir)
+    check_outbox_writable(settings.outbox_dir)
     with connect(settings=settings) as con:
         ensure_raw_schema(con)
         store_catalog(con, catalog)

@@ -1,14 +1,29 @@
-"""The DuckDB warehouse: connections and the `raw` schema's tables.
+"""The DuckDB warehouse: connections, the writers' lock, and the `raw` schema's tables.
 
 DuckDB allows one writing process at a time, so every writer (ingestion, dbt, publish)
-opens the file through here or through dbt, and the DAG serialises them with a one-slot
-Airflow pool. The `raw` tables are created from the contract, never by hand.
+opens the file through here or through dbt. The DAG serialises its tasks with a one-slot
+Airflow pool, but the CLI, a second `airflow dags test` or a benchmark do not go through
+that pool: so the warehouse serialises its writers itself, with a lock file beside it
+(``<warehouse>.lock``, ``flock``) that every writer takes and that names its holder. A writer
+waits for it (``TELCO_MART_LOCK_WAIT_SECONDS``) instead of failing on DuckDB's own lock, and
+the kernel releases it when the holding process dies, so a killed run leaves no stale lock.
+
+A warehouse is created only by ``telco-mart init`` (:func:`init_warehouse`): a mistyped
+path must not become a new, empty warehouse whose empty contact history lets every cap and
+cool-down start from zero.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -29,11 +44,132 @@ LINEAGE_COLUMNS: dict[str, str] = {
 }
 
 
+class WarehouseMissing(FileNotFoundError):
+    """The warehouse file does not exist and nobody asked to create one."""
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse's writer lock for longer than a writer waits."""
+
+
+def lock_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".lock")
+
+
+class _ProcessLock:
+    """The writer lock as this process holds it: re-entrant within the process (a task that
+    opens the warehouse twice, or `airflow dags test` running every task in one process),
+    exclusive between processes."""
+
+    def __init__(self) -> None:
+        self._guard = threading.RLock()
+        self._held: dict[Path, tuple[int, int]] = {}  # lock file -> (fd, depth)
+
+    def acquire(self, warehouse: Path, holder: str, wait_seconds: float) -> None:
+        path = lock_path(warehouse)
+        with self._guard:
+            if path in self._held:
+                fd, depth = self._held[path]
+                self._held[path] = (fd, depth + 1)
+                return
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+            deadline = time.monotonic() + wait_seconds
+            announced = False
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        owner = _read_owner(fd)
+                        os.close(fd)
+                        raise WarehouseBusy(
+                            f"{warehouse} is being written by {owner}; waited {wait_seconds:.0f} s "
+                            "(TELCO_MART_LOCK_WAIT_SECONDS). Runs of the warehouse go one at a time."
+                        ) from None
+                    if not announced:
+                        print(f"waiting for the warehouse writer lock held by {_read_owner(fd)}", flush=True)
+                        announced = True
+                    time.sleep(0.5)
+            os.ftruncate(fd, 0)
+            os.pwrite(
+                fd,
+                json.dumps(
+                    {"holder": holder, "pid": os.getpid(), "since": datetime.now(UTC).isoformat(timespec="seconds")}
+                ).encode(),
+                0,
+            )
+            self._held[path] = (fd, 1)
+
+    def release(self, warehouse: Path) -> None:
+        path = lock_path(warehouse)
+        with self._guard:
+            if path not in self._held:
+                return
+            fd, depth = self._held[path]
+            if depth > 1:
+                self._held[path] = (fd, depth - 1)
+                return
+            del self._held[path]
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def _read_owner(fd: int) -> str:
+    try:
+        owner = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except (OSError, ValueError):
+        return "another process"
+    return f"{owner.get('holder', '?')} (pid {owner.get('pid', '?')}, since {owner.get('since', '?')})"
+
+
+_PROCESS_LOCK = _ProcessLock()
+
+
+@contextmanager
+def writer_lock(settings: Settings | None = None, holder: str | None = None) -> Iterator[None]:
+    """Hold the warehouse's writer lock (see the module docstring) for the block."""
+    settings = settings or Settings.from_env()
+    take_writer_lock(settings, holder)
+    try:
+        yield
+    finally:
+        release_writer_lock(settings)
+
+
+def take_writer_lock(settings: Settings, holder: str | None = None) -> None:
+    """Take the lock until :func:`release_writer_lock` (or the end of the process): for
+    callers that cannot wrap their work in a block, such as dbt's Cosmos tasks."""
+    if not settings.warehouse_path.parent.is_dir():
+        raise WarehouseMissing(_missing_message(settings.warehouse_path))
+    _PROCESS_LOCK.acquire(settings.warehouse_path, holder or _default_holder(), settings.lock_wait_seconds)
+
+
+def _default_holder() -> str:
+    """Who holds the lock, for the message another writer sees: the Airflow task if any."""
+    task = " ".join(os.environ.get(k, "") for k in ("AIRFLOW_CTX_DAG_RUN_ID", "AIRFLOW_CTX_TASK_ID")).strip()
+    return task or " ".join([Path(sys.argv[0]).name, *sys.argv[1:3]])
+
+
+def release_writer_lock(settings: Settings) -> None:
+    _PROCESS_LOCK.release(settings.warehouse_path)
+
+
+def _missing_message(path: Path) -> str:
+    return (
+        f"no warehouse at {path}: check TELCO_MART_WAREHOUSE / TELCO_MART_DATA_DIR, or create a new one with "
+        "`telco-mart init` (never created implicitly: an empty warehouse has no contact history to cap against)"
+    )
+
+
 @contextmanager
 def connect(
-    path: Path | None = None, *, read_only: bool = False, settings: Settings | None = None
+    path: Path | None = None, *, read_only: bool = False, settings: Settings | None = None, create: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse, with memory and thread limits applied as settings.
+
+    A writer holds the warehouse's lock file while the connection is open. The file must
+    exist unless ``create`` (only :func:`init_warehouse` passes it).
 
     The limits are set with SET rather than passed as connection config: DuckDB refuses a
     second connection to a file with a different config in the same process, and dbt-duckdb
@@ -41,16 +177,41 @@ def connect(
     """
     settings = settings or Settings.from_env()
     path = path or settings.warehouse_path
+    if not path.exists() and not create:
+        raise WarehouseMissing(_missing_message(path))
+    lock_settings = settings if path == settings.warehouse_path else settings.with_warehouse(path)
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        take_writer_lock(lock_settings)
     try:
-        con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
-        con.execute(f"set threads = {int(settings.duckdb_threads)}")
-        con.execute("set preserve_insertion_order = false")  # rows carry their line numbers
-        yield con
+        con = duckdb.connect(str(path), read_only=read_only)
+        try:
+            con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
+            con.execute(f"set threads = {int(settings.duckdb_threads)}")
+            con.execute("set preserve_insertion_order = false")  # rows carry their line numbers
+            yield con
+        finally:
+            con.close()
     finally:
-        con.close()
+        if not read_only:
+            release_writer_lock(lock_settings)
+
+
+def init_warehouse(settings: Settings | None = None) -> tuple[str, bool]:
+    """Create the warehouse (schemas, raw tables, its identity) or confirm an existing one.
+
+    Returns the warehouse id and whether it was created now. The id goes into every outbox
+    manifest, so that an outbox and a warehouse that do not belong together are told apart.
+    """
+    from telco_mart.ledger import ensure_identity
+
+    settings = settings or Settings.from_env()
+    created = not settings.warehouse_path.exists()
+    with connect(settings=settings, create=True) as con:
+        ensure_raw_schema(con)
+        warehouse_id = ensure_identity(con, create=created)
+    return warehouse_id, created
 
 
 def raw_table_ddl(feed: Feed) -> str:
@@ -66,6 +227,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None 
     The last two exist from the start so that dbt's sources resolve on a fresh warehouse.
     """
     from telco_mart.campaigns.catalog import ensure_catalog_tables
+    from telco_mart.ledger import ensure_ledger_tables
     from telco_mart.publish import ensure_published_contacts_table
 
     contract = contract or load_contract()
@@ -75,6 +237,27 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None 
         con.execute(raw_table_ddl(feed))
     ensure_catalog_tables(con)
     ensure_published_contacts_table(con)
+    ensure_ledger_tables(con)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One DuckDB transaction around the block: committed at its end, rolled back on error.
+
+    DuckDB may already have rolled back a transaction whose commit failed (a full disk), and
+    the rollback then fails with "no transaction is active": the error that caused it is the
+    one raised, with the rollback's as a note, never the other way round.
+    """
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException as error:
+        try:
+            con.execute("rollback")
+        except duckdb.Error as rollback_error:
+            error.add_note(f"(rolling back after it failed too: {rollback_error})")
+        raise
 
 
 def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> tuple | None:

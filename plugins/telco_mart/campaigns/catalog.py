@@ -39,6 +39,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from telco_mart.config import Settings
+from telco_mart.warehouse import transaction
 
 Kind = Literal["sales", "service"]
 Channel = Literal["sms", "outbound_call", "app_push", "retail"]
@@ -522,8 +523,7 @@ def store_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
     ensure_catalog_tables(con)
     loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     stamp = {"catalog_version": catalog.version, "loaded_at": loaded_at}
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         for table in CATALOG_TABLES:
             con.execute(f"delete from raw.{table}")
         _insert(con, "campaign_policy", [{**stamp, **catalog.policy.model_dump()}])
@@ -559,10 +559,6 @@ def store_catalog(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
                 for r in c.rules
             ],
         )
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
 
 
 def describe(catalog: Catalog) -> str:

@@ -1,5 +1,21 @@
 """Ingestion: landed operator files into the DuckDB `raw` schema, exactly once."""
 
-from telco_mart.ingest.loader import FileOutcome, IngestReport, ingest, ingest_file
+from telco_mart.ingest.loader import (
+    FileOutcome,
+    IngestReport,
+    RetractError,
+    ingest,
+    ingest_file,
+    replay_quarantine,
+    retract_delivery,
+)
 
-__all__ = ["FileOutcome", "IngestReport", "ingest", "ingest_file"]
+__all__ = [
+    "FileOutcome",
+    "IngestReport",
+    "RetractError",
+    "ingest",
+    "ingest_file",
+    "replay_quarantine",
+    "retract_delivery",
+]

@@ -17,6 +17,18 @@ Rules (docs/ingestion.md says the same for operators):
   copy, a new checksum under the same path, is loaded by the next run.
 - Otherwise every row is loaded or quarantined with its reasons, and the registry entry
   records ``rows_read = rows_loaded + rows_quarantined + rows_rejected``.
+- Every run reads every file landed for any delivery date up to its run date that the
+  registry does not hold yet: a file that lands late, the files of a day that never ran, and
+  the rest of a first run that was killed half-way are all taken in by the next run, whatever
+  happened before. A registered file whose size and modification time are unchanged is not
+  read again (no checksum), so a daily run costs a directory listing for the past, not a
+  re-read of it.
+- Rows quarantined only for unknown references are checked again at the end of every run
+  (``replay_quarantine``): once the referenced subscriber, plan or cell has arrived they load,
+  and the registry's counts move with them.
+- A delivery taken back by ``retract_delivery`` is ``retracted``: its rows and quarantine
+  entries are gone, the same file is not read again, and the other files of its feed and
+  date are read afresh by the next run (their duplicates may have been judged against it).
 
 Each file is one transaction, so a crash leaves either the whole file or none of it.
 """
@@ -29,7 +41,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 
@@ -37,7 +49,14 @@ import duckdb
 import pyarrow as pa
 
 from telco_mart.contract import Contract, Feed, load_contract
-from telco_mart.ingest.reader import INCOMING_TABLE, MALFORMED_TABLE, read_header, stage_file, staged_types
+from telco_mart.ingest.reader import (
+    INCOMING_TABLE,
+    MALFORMED_TABLE,
+    drop_incoming,
+    read_header,
+    stage_file,
+    staged_types,
+)
 from telco_mart.ingest.validate import (
     _q,
     any_value_fails,
@@ -46,7 +65,8 @@ from telco_mart.ingest.validate import (
     typed_expression,
     typed_name,
 )
-from telco_mart.warehouse import ensure_raw_schema, fetch_one
+from telco_mart.ledger import now, pending_rebuilds, request_rebuild
+from telco_mart.warehouse import ensure_raw_schema, fetch_one, transaction
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +97,12 @@ create table if not exists raw.file_registry (
     registered_at timestamp not null
 )
 """
+
+#: Columns added to the registry after its first version, for warehouses created before them.
+REGISTRY_ADDED_COLUMNS = {"file_modified_at": "timestamp"}
+
+#: Registry statuses of a path that still stand (the others are history of the path).
+STANDING_STATUSES = ("loaded", "rejected", "skipped_duplicate", "retracted")
 
 QUARANTINE_DDL = """
 create table if not exists raw.quarantine (
@@ -123,10 +149,26 @@ class IngestReport:
     dates: list[date]
     outcomes: list[FileOutcome] = field(default_factory=list)
 
+    #: Delivery dates whose raw rows changed and are not built yet besides the files loaded now
+    #: (an earlier run that stopped before its build passed, replayed quarantine, retracted
+    #: deliveries): the dbt batch covers them too.
+    rebuilt_dates: set[date] = field(default_factory=set)
+    rows_replayed: int = 0
+
     @property
     def changed_dates(self) -> list[date]:
         """Delivery dates whose raw rows changed in this run (the dbt batch)."""
-        return sorted({o.delivery_date for o in self.outcomes if o.status in ("loaded", "replaced_by_new")})
+        loaded = {o.delivery_date for o in self.outcomes if o.status in ("loaded", "replaced_by_new")}
+        return sorted(loaded | self.rebuilt_dates)
+
+    @property
+    def late_deliveries(self) -> list[FileOutcome]:
+        """Files taken in for a delivery date before the run date: late files and skipped days."""
+        return [
+            o
+            for o in self.outcomes
+            if o.delivery_date < self.run_date and o.status in ("loaded", "replaced_by_new", "rejected")
+        ]
 
     def totals(self) -> dict[str, int]:
         keys = ("rows_read", "rows_loaded", "rows_quarantined", "rows_rejected")
@@ -136,12 +178,26 @@ class IngestReport:
         return totals
 
     def summary(self) -> dict[str, object]:
-        changed = self.changed_dates
+        """The run's ingest in figures; the dbt batch runs from the earliest changed delivery
+        date (the run date when nothing earlier changed) to the run date."""
+        changed = [d for d in self.changed_dates if d <= self.run_date]
+        files_today = any(o.delivery_date == self.run_date for o in self.outcomes)
         return {
             "run_date": self.run_date.isoformat(),
             "dates_scanned": [d.isoformat() for d in (self.dates[:1] + self.dates[-1:])],
-            "batch_start_date": (changed[0] if changed else self.run_date).isoformat(),
-            "batch_end_date": (changed[-1] if changed else self.run_date).isoformat(),
+            "batch_start_date": min([*changed, self.run_date]).isoformat(),
+            "batch_end_date": self.run_date.isoformat(),
+            "files_landed_for_run_date": files_today,
+            "late_deliveries": [
+                {
+                    "feed": o.feed,
+                    "delivery_date": o.delivery_date.isoformat(),
+                    "file": o.source_file,
+                    "status": o.status,
+                }
+                for o in self.late_deliveries
+            ],
+            "rows_replayed_from_quarantine": self.rows_replayed,
             **self.totals(),
         }
 
@@ -157,6 +213,8 @@ def sha256_of(path: Path) -> str:
 def ensure_ingest_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     ensure_raw_schema(con, contract)
     con.execute(REGISTRY_DDL)
+    for column, sql_type in REGISTRY_ADDED_COLUMNS.items():
+        con.execute(f"alter table raw.file_registry add column if not exists {column} {sql_type}")
     con.execute(QUARANTINE_DDL)
 
 
@@ -175,16 +233,24 @@ def delivery_dates_on_disk(landing_dir: Path, contract: Contract) -> list[date]:
     return sorted(dates)
 
 
-def dates_to_scan(con: duckdb.DuckDBPyConnection, landing_dir: Path, run_date: date, contract: Contract) -> list[date]:
-    """A fresh warehouse takes in all landed history up to the run date; later runs one day.
+def dates_to_scan(landing_dir: Path, run_date: date, contract: Contract) -> list[date]:
+    """Every delivery date landed up to the run date: the registry, not the run's history,
+    says which files are new (a late file, a skipped day, an interrupted first run)."""
+    return [d for d in delivery_dates_on_disk(landing_dir, contract) if d <= run_date]
 
-    Keeping later runs to their own day keeps a daily run's cost proportional to that day's
-    data; a late or corrected file for an earlier day is picked up by rerunning that day.
-    """
-    registered = fetch_one(con, "select count(*) from raw.file_registry")[0]
-    if registered == 0:
-        return [d for d in delivery_dates_on_disk(landing_dir, contract) if d <= run_date]
-    return [run_date]
+
+def _file_stamp(path: Path) -> tuple[int, datetime]:
+    stat = path.stat()
+    return stat.st_size, datetime.fromtimestamp(stat.st_mtime_ns / 1e9, UTC).replace(tzinfo=None)
+
+
+def _standing_files(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, datetime | None]]:
+    """Size and modification time of every path the registry holds a standing version of."""
+    rows = con.execute(
+        "select source_file, file_size, file_modified_at from raw.file_registry "
+        f"where status in ({', '.join(repr(s) for s in STANDING_STATUSES)})"
+    ).fetchall()
+    return {path: (size, modified) for path, size, modified in rows}
 
 
 def ingest(
@@ -201,9 +267,10 @@ def ingest(
     contract = contract or load_contract()
     say = progress or log.info
     ensure_ingest_tables(con, contract)
-    scan = sorted(dates) if dates is not None else dates_to_scan(con, landing_dir, run_date, contract)
+    scan = sorted(dates) if dates is not None else dates_to_scan(landing_dir, run_date, contract)
     report = IngestReport(run_date=run_date, dates=scan)
     say(f"ingest: {len(scan)} delivery date(s) from {landing_dir}" + (f" ({scan[0]} .. {scan[-1]})" if scan else ""))
+    standing = _standing_files(con)
     for feed_name in contract.load_order():
         feed = contract.feed(feed_name)
         for day in scan:
@@ -216,16 +283,27 @@ def ingest(
                 if path.suffix not in LANDED_SUFFIXES:
                     say(f"ignoring {path}: not a .csv or .parquet file")
                     continue
+                rel = path.relative_to(landing_dir).as_posix()
+                if rel in standing and standing[rel] == _file_stamp(path):
+                    continue  # registered, and unchanged since: not read again
                 outcome = ingest_file(con, feed, path, landing_dir, day, run_id=run_id, contract=contract)
                 report.outcomes.append(outcome)
                 if outcome.status != "skipped":
-                    say(f"{feed_name:<20} {outcome.describe()}")
+                    late = " (late delivery)" if day < run_date else ""
+                    say(f"{feed_name:<20} {outcome.describe()}{late}")
+    replayed = replay_quarantine(con, contract, progress=say)
+    report.rows_replayed = sum(replayed.values())
+    report.rebuilt_dates |= set(replayed) | set(pending_rebuilds(con))
     totals = report.totals()
     say(
         "ingest done: {files_loaded} loaded, {files_replaced_by_new} replaced, {files_skipped} already loaded, "
         "{files_skipped_duplicate} duplicate deliveries, {files_rejected} rejected; rows read {rows_read:,}, "
         "loaded {rows_loaded:,}, quarantined {rows_quarantined:,}, rejected {rows_rejected:,}".format(**totals)
+        + (f"; {report.rows_replayed:,} quarantined rows loaded now that their reference arrived" if replayed else "")
     )
+    if report.late_deliveries:
+        late_dates = sorted({o.delivery_date.isoformat() for o in report.late_deliveries})
+        say(f"late deliveries taken in: {len(report.late_deliveries)} file(s) for {', '.join(late_dates)}")
     return report
 
 
@@ -242,17 +320,19 @@ def ingest_file(
     contract = contract or load_contract()
     started = time.perf_counter()
     rel = path.relative_to(landing_dir).as_posix()
-    size = path.stat().st_size
     checksum = sha256_of(path)
     outcome = FileOutcome(feed=feed.name, source_file=rel, delivery_date=delivery_date, status="skipped")
 
+    size, modified_at = _file_stamp(path)
     same_path = fetch_one(
         con,
-        "select checksum_sha256 from raw.file_registry where source_file = ? and status <> 'replaced' "
+        "select checksum_sha256, load_id from raw.file_registry where source_file = ? and status <> 'replaced' "
         "order by registered_at desc limit 1",
         [rel],
     )
     if same_path and same_path[0] == checksum:
+        # touched but unchanged (a copy that kept the content): remember the new time
+        con.execute("update raw.file_registry set file_modified_at = ? where load_id = ?", [modified_at, same_path[1]])
         return outcome
     duplicate_of = fetch_one(
         con,
@@ -264,17 +344,18 @@ def ingest_file(
     load_id = str(uuid.uuid4())
 
     def record(load: Callable[[], None]) -> None:
-        """One transaction: the earlier version out, the file's rows in, its registry row."""
-        con.execute("begin transaction")
-        try:
+        """One transaction: the earlier version out, the file's rows in, its registry row, and
+        its delivery date queued for rebuild (until a run's build of it passes the marts gate:
+        a run killed after this commit leaves the date queued, not forgotten)."""
+        with transaction(con):
             if same_path:
                 _forget_earlier_version(con, rel)
             load()
-            _register(con, load_id, outcome, size, checksum, duplicate_of[0] if duplicate_of else None, run_id)
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
+            _register(
+                con, load_id, outcome, size, modified_at, checksum, duplicate_of[0] if duplicate_of else None, run_id
+            )
+            if same_path or outcome.status == "loaded":
+                request_rebuild(con, [delivery_date], f"{outcome.status} {rel}")
 
     def load_rows() -> None:
         if duplicate_of:
@@ -303,7 +384,8 @@ def _forget_earlier_version(con: duckdb.DuckDBPyConnection, rel: str) -> None:
     con.execute(f"delete from raw.{_q(feed)} where _source_file = ?", [rel])
     con.execute("delete from raw.quarantine where source_file = ?", [rel])
     con.execute(
-        "update raw.file_registry set status = 'replaced' where source_file = ? and status <> 'replaced'",
+        "update raw.file_registry set status = 'replaced' where source_file = ? "
+        "and status not in ('replaced', 'retracted')",
         [rel],
     )
 
@@ -481,6 +563,156 @@ def _find_rejects(
     return fetch_one(con, f"select count(*) from {REJECTS_TABLE}")[0]
 
 
+#: Quarantine reasons a later delivery can cure: only these rows are ever replayed.
+_ONLY_UNKNOWN_REFERENCES = r"unknown_reference:[a-z_]+(; unknown_reference:[a-z_]+)*"
+
+
+def replay_quarantine(
+    con: duckdb.DuckDBPyConnection, contract: Contract, progress: Callable[[str], None] | None = None
+) -> dict[date, int]:
+    """Load the quarantined rows whose only fault was a reference that has since arrived.
+
+    A usage row of a subscriber whose CRM file was rejected, say, waits in quarantine; once the
+    corrected CRM file loads, the row is validated again exactly as on its first read (values,
+    references, keys against the rest of its delivery) and loaded under its original file,
+    line and load id, and the registry entry's counts move from quarantined to loaded. Rows
+    still failing stay as they are. Returns the rows loaded per delivery date (each date is also
+    queued for rebuild until a run builds it).
+    """
+    say = progress or log.info
+    candidates = con.execute(
+        "select feed, source_file, delivery_date, load_id, count(*) from raw.quarantine "
+        "where regexp_full_match(reason, ?) group by all order by all",
+        [_ONLY_UNKNOWN_REFERENCES],
+    ).fetchall()
+    replayed: dict[date, int] = {}
+    for feed_name, rel, delivery_date, load_id, waiting in candidates:
+        feed = contract.feed(feed_name)
+        with transaction(con):
+            loaded = _replay_file(con, feed, rel, delivery_date, load_id, contract)
+            if loaded:
+                request_rebuild(con, [delivery_date], f"{loaded} quarantined rows of {rel} replayed")
+        if loaded:
+            replayed[delivery_date] = replayed.get(delivery_date, 0) + loaded
+            say(f"{feed_name:<20} replayed {rel}: {loaded:,} of {waiting:,} rows waiting for a reference loaded")
+    return replayed
+
+
+def _replay_file(
+    con: duckdb.DuckDBPyConnection, feed: Feed, rel: str, delivery_date: date, load_id: str, contract: Contract
+) -> int:
+    columns = [
+        name
+        for (name,) in con.execute(
+            "select distinct unnest(json_keys(record)) from raw.quarantine where source_file = ? and load_id = ?",
+            [rel, load_id],
+        ).fetchall()
+        if name in feed.column_names
+    ]
+    drop_incoming(con)
+    extract = ", ".join(f"json_extract_string(record, {_literal_path(c)}) as {_q(c)}" for c in columns)
+    con.execute(
+        f"create temp table {INCOMING_TABLE} as select source_line as _line, {extract} from raw.quarantine "
+        "where source_file = ? and load_id = ? and regexp_full_match(reason, ?)",
+        [rel, load_id, _ONLY_UNKNOWN_REFERENCES],
+    )
+    staged = dict.fromkeys(columns, "VARCHAR")
+    # "" names no file: keys are checked against every row of the delivery, this file's included
+    _find_rejects(con, feed, staged, "", delivery_date, contract)
+    con.execute(
+        f"create or replace temp table _replayable as select i._line from {INCOMING_TABLE} i "
+        f"anti join {REJECTS_TABLE} r on r._line = i._line"
+    )
+    loaded = fetch_one(con, "select count(*) from _replayable")[0]
+    if not loaded:
+        return 0
+    con.execute(
+        f"insert into raw.{_q(feed.name)} select\n    {insert_select(feed, staged)},\n"
+        "    ? as _source_file, i._line, ? as _delivery_date, ? as _load_id, current_timestamp::timestamp\n"
+        f"from {INCOMING_TABLE} i semi join _replayable p on p._line = i._line",
+        [rel, delivery_date, load_id],
+    )
+    con.execute(
+        "delete from raw.quarantine where source_file = ? and load_id = ? "
+        "and source_line in (select _line from _replayable)",
+        [rel, load_id],
+    )
+    con.execute(
+        "update raw.file_registry set rows_loaded = rows_loaded + ?, rows_quarantined = rows_quarantined - ?, "
+        "note = concat_ws('; ', note, ?) where load_id = ?",
+        [loaded, loaded, f"{loaded} row(s) replayed from quarantine on {now():%Y-%m-%d}", load_id],
+    )
+    return loaded
+
+
+def _literal_path(column: str) -> str:
+    return "'$.\"" + column.replace("'", "''") + "\"'"
+
+
+class RetractError(ValueError):
+    """A delivery that cannot be retracted as asked (unknown, or already retracted)."""
+
+
+def retract_delivery(
+    con: duckdb.DuckDBPyConnection, source_file: str, retracted_by: str, reason: str
+) -> dict[str, object]:
+    """Take back a delivery: its rows, quarantine entries and standing registry entry, in one
+    transaction, and queue its delivery date for rebuild.
+
+    The file's registry entry becomes ``retracted`` (with who and why), so the same file is not
+    read again while it lies in the landing folder; a new file under its path is read as a
+    corrected re-delivery. The other files of the same feed and date are read afresh by the
+    next run: their rows may have been quarantined as duplicates of the retracted one.
+    """
+    if not retracted_by.strip() or not reason.strip():
+        raise RetractError("say who retracts the delivery and why (--by, --reason)")
+    standing = con.execute(
+        "select load_id, feed, delivery_date, status from raw.file_registry "
+        f"where source_file = ? and status in ({', '.join(repr(s) for s in STANDING_STATUSES)})",
+        [source_file],
+    ).fetchall()
+    if not standing:
+        raise RetractError(f"no delivery {source_file!r} in the file registry (a path like <feed>/<date>/<file>)")
+    _load_id, feed, delivery_date, status = standing[0]
+    if status == "retracted":
+        raise RetractError(f"{source_file} is already retracted")
+    siblings = [
+        path
+        for (path,) in con.execute(
+            "select source_file from raw.file_registry where feed = ? and delivery_date = ? and source_file <> ? "
+            "and status in ('loaded', 'skipped_duplicate', 'rejected')",
+            [feed, delivery_date, source_file],
+        ).fetchall()
+    ]
+    note = f"retracted by {retracted_by} on {now():%Y-%m-%d %H:%M}: {reason}"
+    with transaction(con):
+        rows = fetch_one(con, f"select count(*) from raw.{_q(feed)} where _source_file = ?", [source_file])[0]
+        _forget_earlier_version(con, source_file)
+        con.execute(
+            "update raw.file_registry set status = 'retracted', note = concat_ws('; ', note, ?) "
+            "where load_id = (select load_id from raw.file_registry where source_file = ? and status = 'replaced' "
+            "order by registered_at desc limit 1)",
+            [note, source_file],
+        )
+        for sibling in siblings:
+            _forget_earlier_version(con, sibling)
+            con.execute(
+                "update raw.file_registry set note = concat_ws('; ', note, ?) where source_file = ? "
+                "and load_id = (select load_id from raw.file_registry where source_file = ? "
+                "order by registered_at desc limit 1)",
+                [f"to be read again after {source_file} was retracted", sibling, sibling],
+            )
+        request_rebuild(con, [delivery_date], f"{source_file} retracted: {reason}")
+    log.warning("retracted %s (%s rows): %s; read again next run: %s", source_file, rows, reason, siblings or "none")
+    return {
+        "retracted": source_file,
+        "feed": feed,
+        "delivery_date": delivery_date.isoformat(),
+        "rows_removed": rows,
+        "read_again_next_run": siblings,
+    }
+
+
 class UnreadableFile(Exception):
     """A landed file the readers cannot read: it is kept out whole, and the reason said.
 
@@ -526,13 +758,16 @@ def _register(
     load_id: str,
     outcome: FileOutcome,
     size: int,
+    modified_at: datetime,
     checksum: str,
     duplicate_of: str | None,
     run_id: str | None,
 ) -> None:
     status = "loaded" if outcome.status == "replaced_by_new" else outcome.status
     con.execute(
-        "insert into raw.file_registry values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp::timestamp)",
+        "insert into raw.file_registry (load_id, feed, delivery_date, source_file, file_size, checksum_sha256, "
+        "status, rows_read, rows_loaded, rows_quarantined, rows_rejected, note, duplicate_of, run_id, registered_at, "
+        "file_modified_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp::timestamp, ?)",
         [
             load_id,
             outcome.feed,
@@ -548,5 +783,6 @@ def _register(
             outcome.note,
             duplicate_of,
             run_id,
+            modified_at,
         ],
     )

@@ -56,7 +56,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str]) -
     in a Parquet file. A CSV is copied into a temp table as text; a Parquet file is a view.
     """
     header = read_header(path)
-    _drop_incoming(con)
+    drop_incoming(con)
     con.execute(f"create or replace temp table {MALFORMED_TABLE} (_line bigint, _text varchar)")
     result = ReadResult(header=header)
     if path.suffix == ".parquet":
@@ -70,7 +70,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str]) -
     return result
 
 
-def _drop_incoming(con: duckdb.DuckDBPyConnection) -> None:
+def drop_incoming(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the previous file's ``_incoming``, a table (CSV) or a view (Parquet)."""
     kind = fetch_one(
         con,

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from telco_mart.quality.suites import Severity
+from telco_mart.warehouse import transaction
 
 Outcome = Literal["pass", "warn", "fail"]
 
@@ -50,6 +51,18 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     return str(value)
+
+
+PERSONAL_DATA = "(personal data)"
+
+
+def mask_personal(rows: list[dict[str, Any]], personal: set[str] | frozenset[str]) -> list[dict[str, Any]]:
+    """Sample rows with the personal columns' values hidden (whether there is a value shows,
+    never which): samples go to marts.dq_results, which BI reads, to the HTML report people
+    forward, and into the failure message and so the task log."""
+    if not personal:
+        return rows
+    return [{k: (PERSONAL_DATA if k in personal and v is not None else v) for k, v in row.items()} for row in rows]
 
 
 def to_json(value: Any) -> str:
@@ -123,8 +136,7 @@ def store_findings(
             "validated_at": pa.array([validated_at] * len(findings), pa.timestamp("us")),
         }
     )
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(
             f"delete from {DQ_RESULTS} where run_date between ? and ? and list_contains(?, suite)",
             [start, end, suites],
@@ -132,7 +144,3 @@ def store_findings(
         con.register("_dq_findings", table)
         con.execute(f"insert into {DQ_RESULTS} by name select * replace (details::json as details) from _dq_findings")
         con.unregister("_dq_findings")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
