@@ -285,10 +285,20 @@ def run_marts_gate_on(
 
 
 def run_publish_gate_on(
-    con: duckdb.DuckDBPyConnection, run_date: dt.date, run_id: str, *, data_dir: Path, directory: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    run_date: dt.date,
+    run_id: str,
+    *,
+    data_dir: Path,
+    outbox: Path | None = None,
+    directory: Path | None = None,
 ) -> GateOutcome:
     """The publish stage (``expectations/publish/``) on the run date's target lists and decisions,
     after dbt and the marts gate and before the publish task writes the outbox: raises
     :class:`QualityGateFailed` (after storing the results and writing ``report-publish.html``)
-    when a list must not go out."""
+    when a list must not go out. ``outbox`` holds the lists published on other days, which the
+    caps and cool-downs are checked against (none: nothing published yet)."""
+    from telco_mart.quality.publish import prepare_publish_inputs
+
+    prepare_publish_inputs(con, outbox, run_date)
     return run_stage_on(con, "publish", run_date, run_id, data_dir=data_dir, directory=directory)

@@ -34,6 +34,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
 
 import duckdb
@@ -43,7 +44,7 @@ from telco_mart.ingest.validate import _q
 from telco_mart.quality.config import FeedSettings, QualityConfigError
 from telco_mart.quality.gx_runner import GxRunner, ValidationError
 from telco_mart.quality.pushdown import RowRule, check_rows_expectation, resolve, row_rule
-from telco_mart.quality.results import Finding
+from telco_mart.quality.results import Finding, mask_personal
 from telco_mart.quality.suites import Check, GateSuite
 
 Period = Literal["day", "month"]
@@ -108,6 +109,30 @@ class Scope:
         """The slice's rows meeting ``where`` (positional parameters, as the row rules use)."""
         sql = f"select * from {self.quoted_table} where {_q(self.column)} between ? and ? and ({where})"
         return sql, [self.start, self.end]
+
+
+@cache
+def personal_columns(data_asset: str) -> frozenset[str]:
+    """The columns of a dbt model tagged personal data (``meta: {pii: true}`` or the tag ``pii``
+    on the column, in the model's yml): the only columns a sample never shows."""
+    import yaml
+
+    from telco_mart.config import Settings
+
+    model = data_asset.rpartition(".")[2]
+    for path in sorted((Settings.from_env().dbt_project_dir / "models").rglob("*.yml")):
+        for spec in (yaml.safe_load(path.read_text()) or {}).get("models", []) or []:
+            if spec.get("name") != model:
+                continue
+            personal = set()
+            for column in spec.get("columns", []) or []:
+                config = column.get("config") or {}
+                meta = {**(column.get("meta") or {}), **(config.get("meta") or {})}
+                tags = [*(column.get("tags") or []), *(config.get("tags") or [])]
+                if meta.get("pii") or "pii" in tags:
+                    personal.add(column["name"])
+            return frozenset(personal)
+    return frozenset()
 
 
 def suite_scope(suite: GateSuite, run_date: dt.date) -> Scope:
@@ -241,7 +266,10 @@ class OutputValidation:
         if not metric.sample:
             return []
         sql = f"select * from ({self.scope.render(metric.sample)}) limit {self.settings.sample_rows}"
-        return _records(self.con, sql, self.scope.params(sql, self.settings.values))
+        return mask_personal(
+            _records(self.con, sql, self.scope.params(sql, self.settings.values)),
+            personal_columns(self.suite.data_asset),
+        )
 
     def judge_metrics(self) -> list[Finding]:
         checks = self.suite.batch("day")
@@ -313,7 +341,10 @@ class OutputValidation:
                     f"{self.suite.name}: {check.key}: DuckDB counted {count} offending rows and GX flagged "
                     f"{len(flagged)} of the rows fetched; the pushdown predicate disagrees with GX"
                 )
-            sample = [{n: (None if pd.isna(v) else v) for n, v in suspects.iloc[i].items()} for i in flagged[:k]]
+            sample = mask_personal(
+                [{n: (None if pd.isna(v) else v) for n, v in suspects.iloc[i].items()} for i in flagged[:k]],
+                personal_columns(self.suite.data_asset),
+            )
             findings.append(
                 self.finding(check, count == 0, f"{count:,} of {total:,} rows", float(count), sample=sample)
             )

@@ -3,28 +3,54 @@
 Runs after dbt (and after the marts gate) and before the publish task writes the day's
 outbox, on the run date's slice of the campaign tables (see :mod:`telco_mart.quality.outputs`).
 A ``fail`` here means nothing is published for the date and earlier days' outbox stays as it
-was. Every metric is recomputed from the *inputs* of the decision (opt-out feed, contact
-history, catalog policy), not read from the decision's own columns, so a bug in the model, a
-hand edit of the list or a stale build is caught the same way:
+was.
+
+The contact policy is checked *independently* of the decisions: every policy metric is
+recomputed from the raw tables (``raw.opt_outs``, ``raw.contact_history``, ``raw.complaints``,
+``raw.subscribers``, ``raw.usage_events``, the catalog as loaded in ``raw.campaigns`` and
+``raw.campaign_policy``) and from the outbox itself (every published day's lists within reach
+of the longest cool-down, read from the CSV files, :func:`prepare_publish_inputs`), never from
+the staging, intermediate or decision models whose logic made the lists. A bug in the model,
+a hand edit of a list or a stale build is caught the same way. Caps and cool-downs count
+contacts on either side of the day (a reissued old day meets the days published after it).
 
 =====================================  ==============================================================
 ``campaign_targets_daily``
 ``rows``                               target rows of the day
 ``opted_out_or_dnd_rows``              rows whose subscriber is opted out or do-not-disturb on the run
-                                       date, for the row's channel or for ``all`` (latest preference
-                                       per subscriber and channel in stg_marketing__opt_outs with
-                                       effective_at before the day after the run date)
+                                       date, for the row's channel or for ``all``: the latest
+                                       preference per subscriber and channel in raw.opt_outs effective
+                                       before the day after (of two equally recent, the stricter)
 ``duplicate_contact_rows``             rows sharing subscriber_id and campaign_id, or contact_number
                                        and campaign_id, with another row of the day
 ``sales_contacts_over_one_rows``       sales rows of subscribers with more than one sales row that day
-``over_cap_subscribers``               sales targets whose counted sales contacts + 1 exceed the
-                                       policy's caps (stg_campaign_catalog__policies): contacts of
-                                       kind sales in int_contacts_unioned in the 7 / 30 days ending
-                                       on the run date, the feed's up to and including the run date,
-                                       the published ones before it
+``channel_contacts_over_one_rows``     rows of subscribers with more than one row on one channel that
+                                       day, when the policy's one_contact_per_channel_per_day holds
+``over_cap_subscribers``               sales targets for which some 7 (30) day window holding the run
+                                       date would exceed marketing_cap_7_days (_30_days) with this
+                                       contact: sales contacts of the contact history feed and of the
+                                       outbox's other days, one per subscriber, campaign and day
+``cooldown_rows``                      rows whose subscriber was contacted by the same campaign (feed
+                                       or outbox, any other day, or the feed on the day) fewer than the
+                                       campaign's cooldown_days before or after the run date
+``open_complaint_rows``                sales rows of subscribers with a complaint open or in progress
+                                       on the run date (latest version per ticket in raw.complaints)
+``inactive_rows``                      rows of subscribers not ``active`` on the run date (latest
+                                       raw.subscribers version) or without a usage record in the
+                                       policy's inactive_after_days up to it (raw.usage_events)
 ``invalid_or_missing_contact_rows``    rows whose contact_number is null, empty, not E.164
                                        (``+`` and 7 to 15 digits), or marked unreachable by the CRM
-                                       (dim_subscriber.is_contact_number_valid false)
+                                       (latest raw.subscribers version's contact_number_valid false)
+``governing_feeds_incomplete``         feeds that govern contact (opt-outs, contact history, CRM) with
+                                       a due delivery date up to the run date that has no loaded file
+                                       and no declaration (``telco-mart deliveries declare-empty``)
+``unsettled_earlier_days``             days since the last published day before the run date whose
+                                       raw gate failed or whose build never passed the marts gate,
+                                       and that nobody waived (``telco-mart days waive``)
+``empty_lists_despite_audience``       1 when no row of the day is targeted or control while at least
+                                       ``empty_list_min_suppressed`` decisions were suppressed for
+                                       contactability (invalid number, inactive, opted out, DND): a
+                                       rule or a feed turned everyone away
 ``list_size_ratio``                    the day's list before pacing (campaign_decisions_daily rows
                                        targeted, control, or held back only by cool-down, caps,
                                        arbitration or capacity) / its mean over the days with a list
@@ -48,9 +74,21 @@ says what is wrong with the number).
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+
+from telco_mart.contract import Contract, load_contract
+from telco_mart.ledger import missing_deliveries
 from telco_mart.quality.outputs import Metric
 
 STAGE = "publish"
+
+#: The temp tables :func:`prepare_publish_inputs` stages for the metrics.
+OUTBOX_HISTORY = "outbox_history"
+GOVERNING_FEED_GAPS = "governing_feed_gaps"
 
 #: A contact number the outbox accepts: E.164, a plus and 7 to 15 digits, no leading zero.
 E164 = r"\+[1-9][0-9]{6,14}"
@@ -76,11 +114,12 @@ _OPTED_OUT = """
         select subscriber_id, campaign_id, campaign_kind, channel from {table} where {scope}
     ),
     versions as (
-        select subscriber_id, channel, is_opted_out, is_do_not_disturb, effective_at,
+        select subscriber_id, channel, opted_out as is_opted_out, do_not_disturb as is_do_not_disturb, effective_at,
             row_number() over (
-                partition by subscriber_id, channel order by effective_at desc, loaded_at desc
+                partition by subscriber_id, channel
+                order by effective_at desc, (opted_out or do_not_disturb) desc
             ) as version_rank
-        from staging.stg_marketing__opt_outs
+        from raw.opt_outs
         where effective_at < cast($run_date as date) + interval 1 day
             and subscriber_id in (select subscriber_id from targets)
     ),
@@ -158,41 +197,170 @@ _SALES_OVER_ONE = Metric(
     doc="sales rows of subscribers with more than one sales row that day",
 )
 
+# ---------------------------------------------------------------- one contact per channel a day
+
+_CHANNEL_PER_SUBSCRIBER = """
+    select subscriber_id, channel, count(*) as channel_rows,
+        string_agg(campaign_id, ', ' order by campaign_id) as campaigns
+    from {table} where {scope}
+        and (select bool_or(one_contact_per_channel_per_day) from raw.campaign_policy)
+    group by subscriber_id, channel having count(*) > 1
+"""
+_CHANNEL_OVER_ONE = Metric(
+    "channel_contacts_over_one_rows",
+    f"select coalesce(sum(channel_rows), 0), count(*) as subscriber_channels from ({_CHANNEL_PER_SUBSCRIBER})",
+    sample=f"{_CHANNEL_PER_SUBSCRIBER} order by channel_rows desc, subscriber_id, channel",
+    doc="rows of subscribers with more than one row on a channel that day (one contact per channel a day)",
+)
+
+# ---------------------------------------------------------------- contacts counted: the feed and the outbox
+
+#: Every contact within a year either side of the run date: the contact history feed's (the
+#: run date included: the operator's systems contact too) and the outbox's other days', once
+#: per subscriber, campaign and day, with the campaign's kind (the catalog's for the outbox).
+_CONTACTS = """
+    contacts as (
+        select distinct subscriber_id, campaign_id, campaign_kind, contact_date from (
+            select subscriber_id, campaign_id, campaign_kind, cast(contacted_at as date) as contact_date
+            from raw.contact_history
+            where subscriber_id in (select subscriber_id from targets)
+                and contacted_at >= cast($run_date as date) - interval 365 day
+                and contacted_at < cast($run_date as date) + interval 366 day
+            union all
+            select outbox.subscriber_id, outbox.campaign_id, campaigns.campaign_kind, outbox.contact_date
+            from outbox_history as outbox
+            left join raw.campaigns as campaigns on outbox.campaign_id = campaigns.campaign_id
+            where outbox.subscriber_id in (select subscriber_id from targets)
+        )
+    )
+"""
+
 # ---------------------------------------------------------------- frequency caps
 
-_OVER_CAP = """
-    with sales_targets as (
-        select distinct subscriber_id from {table} where {scope} and campaign_kind = 'sales'
+_OVER_CAP = f"""
+    with targets as (
+        select distinct subscriber_id from {{table}} where {{scope}} and campaign_kind = 'sales'
     ),
     policy as (
         select max(marketing_cap_7_days) as cap_7_days, max(marketing_cap_30_days) as cap_30_days
-        from staging.stg_campaign_catalog__policies
+        from raw.campaign_policy
     ),
-    counted as (
-        select subscriber_id,
-            count(*) filter (where contact_date >= cast($run_date as date) - 6) as sales_contacts_7_days,
-            count(*) as sales_contacts_30_days
-        from intermediate.int_contacts_unioned
-        where campaign_kind = 'sales'
-            and contact_date between cast($run_date as date) - 29 and cast($run_date as date)
-            and (contact_date < cast($run_date as date) or contact_source = 'feed')
-            and subscriber_id in (select subscriber_id from sales_targets)
-        group by subscriber_id
+    {_CONTACTS},
+    offsets as (select cast(unnest(range(0, 30)) as integer) as k),
+    per_window as (
+        -- each 7 (30) day window that holds the run date, by the offset k of its last day
+        select targets.subscriber_id, offsets.k,
+            count(sales.contact_date) filter (
+                where offsets.k < 7 and sales.contact_date >= cast($run_date as date) - 6 + offsets.k
+                    and sales.contact_date <= cast($run_date as date) + offsets.k
+            ) as in_7_days,
+            count(sales.contact_date) filter (
+                where sales.contact_date >= cast($run_date as date) - 29 + offsets.k
+                    and sales.contact_date <= cast($run_date as date) + offsets.k
+            ) as in_30_days
+        from targets
+        cross join offsets
+        left join contacts as sales
+            on sales.subscriber_id = targets.subscriber_id and sales.campaign_kind = 'sales'
+            and sales.contact_date between cast($run_date as date) - 29 and cast($run_date as date) + 29
+        group by targets.subscriber_id, offsets.k
+    ),
+    windows as (
+        select subscriber_id, max(in_7_days) as sales_contacts_7_days, max(in_30_days) as sales_contacts_30_days
+        from per_window group by subscriber_id
     )
-    select sales_targets.subscriber_id,
-        coalesce(counted.sales_contacts_7_days, 0) as sales_contacts_7_days, policy.cap_7_days,
-        coalesce(counted.sales_contacts_30_days, 0) as sales_contacts_30_days, policy.cap_30_days
-    from sales_targets
-    cross join policy
-    left join counted on sales_targets.subscriber_id = counted.subscriber_id
-    where coalesce(counted.sales_contacts_7_days, 0) + 1 > policy.cap_7_days
-        or coalesce(counted.sales_contacts_30_days, 0) + 1 > policy.cap_30_days
-    order by sales_contacts_7_days desc, sales_contacts_30_days desc, subscriber_id
+    select windows.subscriber_id, windows.sales_contacts_7_days, policy.cap_7_days,
+        windows.sales_contacts_30_days, policy.cap_30_days
+    from windows cross join policy
+    where windows.sales_contacts_7_days + 1 > policy.cap_7_days
+        or windows.sales_contacts_30_days + 1 > policy.cap_30_days
+    order by windows.sales_contacts_7_days desc, windows.sales_contacts_30_days desc, windows.subscriber_id
+"""
+
+# ---------------------------------------------------------------- cool-downs
+
+_COOLDOWN = f"""
+    with targets as (
+        select subscriber_id, campaign_id from {{table}} where {{scope}}
+    ),
+    {_CONTACTS}
+    select targets.subscriber_id, targets.campaign_id, campaigns.cooldown_days,
+        min(contacts.contact_date) as first_touch, max(contacts.contact_date) as last_touch
+    from targets
+    inner join raw.campaigns as campaigns on targets.campaign_id = campaigns.campaign_id
+    inner join contacts
+        on contacts.subscriber_id = targets.subscriber_id and contacts.campaign_id = targets.campaign_id
+    where abs(contacts.contact_date - cast($run_date as date)) < campaigns.cooldown_days
+    group by all
+    order by targets.campaign_id, targets.subscriber_id
+"""
+
+# ---------------------------------------------------------------- open complaints
+
+_OPEN_COMPLAINT = """
+    with targets as (
+        select subscriber_id, campaign_id from {table} where {scope} and campaign_kind = 'sales'
+    ),
+    versions as (
+        select complaint_id, subscriber_id, status, opened_at,
+            row_number() over (partition by complaint_id order by updated_at desc, _delivery_date desc) as version_rank
+        from raw.complaints
+        where _delivery_date <= cast($run_date as date)
+            and opened_at < cast($run_date as date) + interval 1 day
+            and subscriber_id in (select subscriber_id from targets)
+    )
+    select targets.subscriber_id, targets.campaign_id, count(*) as open_complaints, min(versions.opened_at) as opened_at
+    from targets
+    inner join versions on versions.subscriber_id = targets.subscriber_id
+    where versions.version_rank = 1 and versions.status in ('open', 'in_progress')
+    group by all
+    order by targets.campaign_id, targets.subscriber_id
+"""
+
+# ---------------------------------------------------------------- inactive or churned
+
+_INACTIVE = """
+    with targets as (
+        select subscriber_id, campaign_id from {table} where {scope}
+    ),
+    policy as (select max(inactive_after_days) as inactive_after_days from raw.campaign_policy),
+    crm as (
+        select subscriber_id, status,
+            row_number() over (partition by subscriber_id order by updated_at desc, _delivery_date desc) as version_rank
+        from raw.subscribers
+        where _delivery_date <= cast($run_date as date)
+            and subscriber_id in (select subscriber_id from targets)
+    ),
+    active_recently as (
+        -- a usage record dated within the policy's window; a record is delivered on its day or
+        -- later, so the delivery dates before the window hold none of them
+        select distinct usage.subscriber_id
+        from raw.usage_events as usage cross join policy
+        where usage._delivery_date between cast($run_date as date) - policy.inactive_after_days
+                and cast($run_date as date)
+            and usage.event_ts >= cast($run_date as date) - policy.inactive_after_days * interval 1 day
+            and usage.event_ts < cast($run_date as date) + interval 1 day
+            and usage.subscriber_id in (select subscriber_id from targets)
+    )
+    select targets.subscriber_id, targets.campaign_id, crm.status,
+        active_recently.subscriber_id is not null as used_the_network_recently
+    from targets
+    left join crm on crm.subscriber_id = targets.subscriber_id and crm.version_rank = 1
+    left join active_recently on active_recently.subscriber_id = targets.subscriber_id
+    where crm.status is distinct from 'active' or active_recently.subscriber_id is null
+    order by targets.campaign_id, targets.subscriber_id
 """
 
 # ---------------------------------------------------------------- contact numbers
 
 _INVALID_CONTACT = f"""
+    with crm as (
+        select subscriber_id, contact_number_valid,
+            row_number() over (partition by subscriber_id order by updated_at desc, _delivery_date desc) as version_rank
+        from raw.subscribers
+        where _delivery_date <= cast($run_date as date)
+            and subscriber_id in (select subscriber_id from {{table}} where {{scope}})
+    )
     select targets.subscriber_id, targets.campaign_id, {_masked("targets.contact_number")} as contact_number,
         case
             when targets.contact_number is null then 'missing'
@@ -201,20 +369,73 @@ _INVALID_CONTACT = f"""
             else 'unreachable in the CRM'
         end as problem
     from {{table}} as targets
-    left join marts.dim_subscriber as subscribers on targets.subscriber_id = subscribers.subscriber_id
+    left join crm on targets.subscriber_id = crm.subscriber_id and crm.version_rank = 1
     where {{scope}}
         and (
             targets.contact_number is null
             or not regexp_full_match(targets.contact_number, '{E164}')
-            or subscribers.is_contact_number_valid is not distinct from false
+            or crm.contact_number_valid is not distinct from false
         )
     order by targets.campaign_id, targets.subscriber_id
 """
 
+# ---------------------------------------------------------------- consent data complete, days in order
+
+_CONSENT_GAPS = Metric(
+    "governing_feeds_incomplete",
+    "select count(distinct feed), count(*) as missing_delivery_dates from governing_feed_gaps",
+    sample="""
+    select feed, count(*) as missing_delivery_dates, min(delivery_date) as first_missing,
+        max(delivery_date) as last_missing,
+        string_agg(cast(delivery_date as varchar), ', ' order by delivery_date) as dates
+    from governing_feed_gaps group by feed order by feed
+    """,
+    doc="feeds governing contact that are not complete up to the run date",
+)
+
+_UNSETTLED = """
+    select status.day, status.status, status.note
+    from raw.day_status as status
+    where status.day < cast($run_date as date)
+        and status.status <> 'built'
+        and status.day > coalesce(
+            (select max(publish_date) from raw.published_days
+             where status = 'published' and publish_date < cast($run_date as date)),
+            date '0001-01-01'
+        )
+        and status.day not in (select day from raw.day_waivers)
+    order by status.day
+"""
+
+# ---------------------------------------------------------------- every list empty
+
+#: Suppressions that say a subscriber may not be contacted at all (not pacing, not product).
+_CONTACTABILITY_REASONS = "('invalid_contact_number', 'inactive_or_churned', 'opted_out', 'do_not_disturb')"
+_EMPTY_LISTS = Metric(
+    "empty_lists_despite_audience",
+    f"""
+    with day as (
+        select count(*) filter (where decision_outcome in ('targeted', 'control')) as sent_or_control,
+            count(*) filter (where suppression_reason in {_CONTACTABILITY_REASONS}) as turned_away
+        from marts.campaign_decisions_daily where decision_date = cast($run_date as date)
+    )
+    select case when sent_or_control = 0 and turned_away >= $empty_list_min_suppressed then 1 else 0 end,
+        sent_or_control, turned_away
+    from day
+    """,
+    sample=f"""
+    select suppression_reason, count(*) as decisions from marts.campaign_decisions_daily
+    where decision_date = cast($run_date as date) and suppression_reason in {_CONTACTABILITY_REASONS}
+    group by suppression_reason order by decisions desc
+    """,
+    doc="no list has a target or control while the audience was turned away for contactability",
+)
+
 # ---------------------------------------------------------------- list size
 
 #: Suppressions that only pace contacts (spread a list over days), not decide who is addressable.
-_PACING_REASONS = "('cooldown', 'frequency_cap', 'lost_arbitration', 'over_capacity')"
+PACING_REASONS = ("cooldown", "frequency_cap", "lost_arbitration", "channel_taken", "over_capacity")
+_PACING_REASONS = "(" + ", ".join(f"'{reason}'" for reason in PACING_REASONS) + ")"
 
 # The list is judged before pacing: targeted and control rows plus those held back only by
 # cool-down, caps, arbitration or capacity. The published list itself pulses with pacing (a
@@ -341,10 +562,61 @@ METRICS: dict[str, dict[str, Metric]] = {
             _count_of(_OPTED_OUT, "opted_out_or_dnd_rows", "targets opted out or do-not-disturb on the run date"),
             _DUPLICATES,
             _SALES_OVER_ONE,
+            _CHANNEL_OVER_ONE,
             _count_of(_OVER_CAP, "over_cap_subscribers", "sales targets whose contacts + 1 exceed the caps"),
+            _count_of(_COOLDOWN, "cooldown_rows", "targets contacted by the campaign within its cool-down"),
+            _count_of(_OPEN_COMPLAINT, "open_complaint_rows", "sales targets with an open complaint"),
+            _count_of(_INACTIVE, "inactive_rows", "targets not active or without recent usage"),
             _count_of(_INVALID_CONTACT, "invalid_or_missing_contact_rows", "rows without a usable contact number"),
+            _CONSENT_GAPS,
+            _count_of(_UNSETTLED, "unsettled_earlier_days", "earlier days not built and not waived"),
+            _EMPTY_LISTS,
             _LIST_SIZE,
         )
     },
     "marts.campaign_decisions_daily": {m.name: m for m in (_ROWS, _CONTROL_SHARE)},
 }
+
+
+def prepare_publish_inputs(
+    con: duckdb.DuckDBPyConnection, outbox: Path | None, run_date: dt.date, contract: Contract | None = None
+) -> None:
+    """Stage what the metrics read besides tables: the outbox's published lists of the other
+    days within reach of the longest cool-down (``outbox_history``), and the due deliveries of
+    the feeds that govern contact that are missing up to the run date (``governing_feed_gaps``)."""
+    reach = max(
+        365,
+        *(row[0] or 0 for row in con.execute("select max(cooldown_days) from raw.campaigns").fetchall()),
+    )
+    files = []
+    for folder in sorted(outbox.glob("????-??-??")) if outbox and outbox.is_dir() else []:
+        try:
+            day = dt.date.fromisoformat(folder.name)
+        except ValueError:
+            continue
+        if day == run_date or abs((day - run_date).days) > reach or not (folder / "_SUCCESS").exists():
+            continue
+        manifest = json.loads((folder / "manifest.json").read_text())
+        files += [(day, folder / entry["name"]) for entry in manifest["files"]]
+    con.execute(
+        f"create or replace temp table {OUTBOX_HISTORY} "
+        "(contact_date date, subscriber_id varchar, campaign_id varchar, channel varchar)"
+    )
+    if files:
+        con.execute("create or replace temp table _outbox_files (filename varchar, contact_date date)")
+        con.executemany("insert into _outbox_files values (?, ?)", [(str(path), day) for day, path in files])
+        con.execute(
+            f"""
+            insert into {OUTBOX_HISTORY}
+            select f.contact_date, lists.subscriber_id, lists.campaign_id, lists.channel
+            from read_csv(?, header = true, all_varchar = true, filename = true, union_by_name = true) as lists
+            inner join _outbox_files as f on f.filename = lists.filename
+            where lists.subscriber_id is not null
+            """,
+            [[str(path) for _, path in files]],
+        )
+    gaps = missing_deliveries(con, run_date, contract or load_contract())
+    con.execute(f"create or replace temp table {GOVERNING_FEED_GAPS} (feed varchar, delivery_date date)")
+    rows = [(feed, day) for feed, days in gaps.items() for day in days]
+    if rows:
+        con.executemany(f"insert into {GOVERNING_FEED_GAPS} values (?, ?)", rows)

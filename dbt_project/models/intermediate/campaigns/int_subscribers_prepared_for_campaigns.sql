@@ -209,7 +209,13 @@ joined as (
         subscribers.region,
         base.plan_id,
         plans.plan_category,
-        coalesce(subscribers.is_contact_number_valid, false) as has_valid_contact_number,
+        -- unknown is not false: the CRM's validation, when it made one; otherwise the var
+        -- contact_number_unknown_is_contactable decides (default: a number in E.164 form is)
+        case
+            when subscribers.is_contact_number_valid is not null then subscribers.is_contact_number_valid
+            when {{ var('contact_number_unknown_is_contactable') }} then {{ is_e164('subscribers.msisdn') }}
+            else false
+        end as has_valid_contact_number,
         segments.tenure_months,
         segments.age_years,
 

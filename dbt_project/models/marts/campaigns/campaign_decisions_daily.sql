@@ -22,10 +22,19 @@
          sends before it, and the send being decided);
       3. suppressed: lost_arbitration (sales only: one sales campaign per subscriber and
          day, by priority, then expected value, then campaign id);
-      4. suppressed: over_capacity (the campaign's daily_capacity of sends, in a daily
+      4. suppressed: channel_taken (with the policy's one_contact_per_channel_per_day: one
+         campaign per subscriber, channel and day across all campaigns, service before sales,
+         then priority, expected value and campaign id);
+      5. suppressed: over_capacity (the campaign's daily_capacity of sends, in a daily
          pseudo-random order);
-      5. otherwise control when the holdout hash falls under the campaign's holdout_share,
+      6. otherwise control when the holdout hash falls under the campaign's holdout_share,
          else targeted.
+
+    Caps and cool-downs count every contact, whatever its date relative to the decision
+    day: the feed's and this warehouse's published ones, earlier and later (a reissued old
+    day is decided against the days published after it). The caps count the sales contacts
+    within 6 (29) days either side of the day, a superset of every 7 (30) day window that
+    holds it, so a decision never breaks a window that later contacts already fill.
 
     The holdout is applied last on purpose: a control row is a send that would have been
     made, so it passes caps, arbitration and capacity exactly like a targeted row and the
@@ -34,14 +43,31 @@
 
     Incremental by decision_date and never fully refreshed (full_refresh=false): past
     decisions depend on what had been published by then, so they are history, not a
-    derivation. A rerun of a day replaces that day only.
+    derivation. A rerun of a day replaces that day only, and not at all once the day is
+    published (stg_outbox__published_days): the select is then empty, delete+insert deletes
+    nothing, and the decisions stay those the outbox holds.
 -#}
 
 with
 
-decision_day as (
+published_days as (
+
+    select * from {{ ref('stg_outbox__published_days') }}
+
+),
+
+run_day as (
 
     select {{ campaign_decision_date() }} as decision_date
+
+),
+
+decision_day as (
+
+    -- the run date, unless it is already published (its decisions are history)
+    select run_day.decision_date
+    from run_day
+    where run_day.decision_date not in (select published_days.publish_date from published_days)
 
 ),
 
@@ -163,43 +189,50 @@ opt_out_state as (
 
 ),
 
-recent_contacts as (
+nearby_contacts as (
 
-    -- the feed's contacts up to the decision date count (made earlier today by the
-    -- operator's own systems); this warehouse's own sends count before it only, so that a
-    -- rerun of the day after its publish decides exactly as the first run did
+    -- every contact within a year either side of the decision date: the feed's (the
+    -- operator's own systems, the decision day included) and this warehouse's published ones
+    -- (the decision day is not published, or it would not be decided)
     select contacts.*
     from contacts
     cross join decision_day
-    where contacts.contact_date >= {{ dbt.dateadd('day', -365, 'decision_day.decision_date') }}
-        and (
-            (contacts.contact_source = 'feed' and contacts.contact_date <= decision_day.decision_date)
-            or contacts.contact_date < decision_day.decision_date
-        )
+    where contacts.contact_date between {{ dbt.dateadd('day', -365, 'decision_day.decision_date') }}
+        and {{ dbt.dateadd('day', 365, 'decision_day.decision_date') }}
 
 ),
 
 marketing_contact_counts as (
 
+    -- sales contacts within 6 (29) days either side: every 7 (30) day window holding the
+    -- decision day lies inside, so the cap holds in each of them
     select
-        recent_contacts.subscriber_id,
+        nearby_contacts.subscriber_id,
         sum(
-            case when recent_contacts.contact_date >= {{ dbt.dateadd('day', -6, 'decision_day.decision_date') }} then 1 else 0 end
+            case
+                when nearby_contacts.contact_date between {{ dbt.dateadd('day', -6, 'decision_day.decision_date') }}
+                    and {{ dbt.dateadd('day', 6, 'decision_day.decision_date') }} then 1
+                else 0
+            end
         ) as marketing_contacts_last_7_days,
         sum(
-            case when recent_contacts.contact_date >= {{ dbt.dateadd('day', -29, 'decision_day.decision_date') }} then 1 else 0 end
+            case
+                when nearby_contacts.contact_date between {{ dbt.dateadd('day', -29, 'decision_day.decision_date') }}
+                    and {{ dbt.dateadd('day', 29, 'decision_day.decision_date') }} then 1
+                else 0
+            end
         ) as marketing_contacts_last_30_days
-    from recent_contacts
+    from nearby_contacts
     cross join decision_day
-    where recent_contacts.campaign_kind = 'sales'
-    group by recent_contacts.subscriber_id
+    where nearby_contacts.campaign_kind = 'sales'
+    group by nearby_contacts.subscriber_id
 
 ),
 
 previous_touches as (
 
     select subscriber_id, campaign_id, contact_date as touch_date
-    from recent_contacts
+    from nearby_contacts
 
     {% if is_incremental() %}
     union all
@@ -209,17 +242,39 @@ previous_touches as (
     from {{ this }} as previous
     cross join decision_day
     where previous.decision_outcome = 'control'
-        and previous.decision_date < decision_day.decision_date
-        and previous.decision_date >= {{ dbt.dateadd('day', -365, 'decision_day.decision_date') }}
+        and previous.decision_date <> decision_day.decision_date
+        and previous.decision_date between {{ dbt.dateadd('day', -365, 'decision_day.decision_date') }}
+            and {{ dbt.dateadd('day', 365, 'decision_day.decision_date') }}
     {% endif %}
 
 ),
 
-last_touches as (
+touch_distances as (
 
-    select subscriber_id, campaign_id, max(touch_date) as last_touch_date
+    select
+        previous_touches.subscriber_id,
+        previous_touches.campaign_id,
+        previous_touches.touch_date,
+        abs({{ dbt.datediff('previous_touches.touch_date', 'decision_day.decision_date', 'day') }}) as days_apart
     from previous_touches
-    group by subscriber_id, campaign_id
+    cross join decision_day
+
+),
+
+nearest_touches as (
+
+    -- the touch of the campaign nearest the decision day, before or after it (the latest
+    -- of two equally near): the cool-down runs both ways
+    select subscriber_id, campaign_id, touch_date as last_touch_date, days_apart as days_from_last_touch
+    from (
+        select
+            touch_distances.*,
+            row_number() over (
+                partition by subscriber_id, campaign_id order by days_apart, touch_date desc
+            ) as nearness_rank
+        from touch_distances
+    ) as ranked_touches
+    where nearness_rank = 1
 
 ),
 
@@ -253,7 +308,8 @@ candidates as (
             or coalesce(all_channels_preference.is_do_not_disturb, false) as is_do_not_disturb,
         coalesce(marketing_contact_counts.marketing_contacts_last_7_days, 0) as marketing_contacts_last_7_days,
         coalesce(marketing_contact_counts.marketing_contacts_last_30_days, 0) as marketing_contacts_last_30_days,
-        last_touches.last_touch_date,
+        nearest_touches.last_touch_date,
+        nearest_touches.days_from_last_touch,
         policy.marketing_cap_7_days,
         policy.marketing_cap_30_days,
         policy.inactive_after_days,
@@ -277,9 +333,9 @@ candidates as (
         and all_channels_preference.channel = 'all'
     left join marketing_contact_counts
         on eligible.subscriber_id = marketing_contact_counts.subscriber_id
-    left join last_touches
-        on eligible.subscriber_id = last_touches.subscriber_id
-        and eligible.campaign_id = last_touches.campaign_id
+    left join nearest_touches
+        on eligible.subscriber_id = nearest_touches.subscriber_id
+        and eligible.campaign_id = nearest_touches.campaign_id
 
 ),
 
@@ -296,8 +352,7 @@ policy_checked as (
             when is_do_not_disturb then 'do_not_disturb'
             when campaign_kind = 'sales' and open_complaints > 0 then 'open_complaint'
             when holds_offer_product then 'product_held'
-            when last_touch_date is not null
-                and {{ dbt.datediff('last_touch_date', 'decision_date', 'day') }} < cooldown_days then 'cooldown'
+            when days_from_last_touch is not null and days_from_last_touch < cooldown_days then 'cooldown'
             when campaign_kind = 'sales'
                 and (
                     marketing_contacts_last_7_days + 1 > marketing_cap_7_days
@@ -323,7 +378,7 @@ arbitration as (
 
 ),
 
-arbitrated as (
+sales_arbitrated as (
 
     select
         policy_checked.*,
@@ -331,12 +386,49 @@ arbitrated as (
         coalesce(
             policy_checked.policy_reason,
             case when arbitration.arbitration_rank > 1 then 'lost_arbitration' end
-        ) as reason_after_arbitration,
-        holdout_bucket < holdout_share as is_holdout
+        ) as reason_after_sales_arbitration
     from policy_checked
     left join arbitration
         on policy_checked.subscriber_id = arbitration.subscriber_id
         and policy_checked.campaign_id = arbitration.campaign_id
+
+),
+
+channel_arbitration as (
+
+    -- one campaign per subscriber, channel and day across all campaigns (the policy's
+    -- one_contact_per_channel_per_day): service before sales, then priority, expected value
+    -- and campaign id. A control row holds the channel as the send it stands for would.
+    select
+        subscriber_id,
+        campaign_id,
+        row_number() over (
+            partition by subscriber_id, channel
+            order by case when campaign_kind = 'service' then 0 else 1 end, priority desc, expected_value desc,
+                campaign_id
+        ) as channel_rank
+    from sales_arbitrated
+    where reason_after_sales_arbitration is null
+
+),
+
+arbitrated as (
+
+    select
+        sales_arbitrated.*,
+        coalesce(
+            sales_arbitrated.reason_after_sales_arbitration,
+            case
+                when policy.one_contact_per_channel_per_day and channel_arbitration.channel_rank > 1
+                    then 'channel_taken'
+            end
+        ) as reason_after_arbitration,
+        sales_arbitrated.holdout_bucket < sales_arbitrated.holdout_share as is_holdout
+    from sales_arbitrated
+    cross join policy
+    left join channel_arbitration
+        on sales_arbitrated.subscriber_id = channel_arbitration.subscriber_id
+        and sales_arbitrated.campaign_id = channel_arbitration.campaign_id
 
 ),
 

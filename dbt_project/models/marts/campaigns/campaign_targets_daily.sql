@@ -28,9 +28,18 @@ subscribers as (
 
 ),
 
+published_days as (
+
+    select * from {{ ref('stg_outbox__published_days') }}
+
+),
+
 decision_day as (
 
-    select {{ campaign_decision_date() }} as decision_date
+    -- the run date, unless it is published: then its lists are those in the outbox, kept
+    select run_day.decision_date
+    from (select {{ campaign_decision_date() }} as decision_date) as run_day
+    where run_day.decision_date not in (select published_days.publish_date from published_days)
 
 ),
 
