@@ -10,6 +10,7 @@ checked against the *inputs*, recomputed here in Python, not against the model's
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -240,7 +241,8 @@ def build_world(con: duckdb.DuckDBPyConnection, catalog: Catalog, subscribers: l
                         *lineage,
                     ],
                 )
-            elif campaign is not None:
+            elif campaign is not None and offset < 0:
+                # this warehouse's own sends of earlier days (a day is decided before it is published)
                 con.execute(
                     "insert into raw.published_contacts values (?, ?, ?, ?, ?, ?, ?, ?)",
                     [day, s.subscriber_id, campaign_id, kind, channel, campaign.offer_code, "earlier", lineage[-1]],
@@ -256,14 +258,14 @@ def holdout_bucket(subscriber_id: str, campaign_id: str, salt: str) -> float:
     return int(hashlib.md5(f"{subscriber_id}|{campaign_id}|{salt}".encode()).hexdigest()[:8], 16) / 2**32
 
 
-def preference_on_day(s: Subscriber, channel: str) -> tuple[bool, bool]:
-    """(opted out, do not disturb) in force on DAY for a channel, from the raw preference events."""
+def preference_on_day(s: Subscriber, channel: str, day: dt.date = DAY) -> tuple[bool, bool]:
+    """(opted out, do not disturb) in force on ``day`` for a channel, from the raw preference events."""
     state = {"opted_out": False, "dnd": False}
     for target in (channel, "all"):
         events = sorted(
             (offset, number, opted_out, dnd)
             for number, (c, offset, opted_out, dnd) in enumerate(s.preferences)
-            if c == target and offset <= 0
+            if c == target and DAY + dt.timedelta(days=offset) <= day
         )
         if events:
             _, _, opted_out, dnd = events[-1]
@@ -285,6 +287,17 @@ def counted_contacts(s: Subscriber, catalog: Catalog) -> list[tuple[str, str, in
             continue
         seen.add((campaign_id, kind, offset))
     return sorted(seen)
+
+
+def all_feed_contacts(s: Subscriber, catalog: Catalog) -> set[tuple[str, str, int]]:
+    """(campaign_id, kind, day offset) of the subscriber's contacts in the contact history feed."""
+    contacts = set()
+    for campaign_index, kind, offset, source in s.contacts:
+        if source != "feed":
+            continue
+        campaign = catalog.campaigns[campaign_index] if 0 <= campaign_index < len(catalog.campaigns) else None
+        contacts.add((campaign.id if campaign else f"legacy_{kind}", campaign.kind if campaign else kind, offset))
+    return contacts
 
 
 def run_decisions(warehouse: Path, target: Path) -> None:
@@ -315,7 +328,7 @@ def test_published_lists_obey_the_contact_policy(
     run_decisions(warehouse, work / "target")
     monkeypatch.setenv("TELCO_MART_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("TELCO_MART_OUTBOX_DIR", str(work / "outbox"))
-    manifest = publish_day(DAY, run_id="first")
+    manifest = publish_day(DAY, run_id="first", require_gate=False)
 
     con = duckdb.connect(str(warehouse))
     first_decisions = decisions(con)
@@ -323,7 +336,7 @@ def test_published_lists_obey_the_contact_policy(
 
     # a rerun after the publish decides the same and publishes the same bytes, once
     run_decisions(warehouse, work / "target")
-    rerun = publish_day(DAY, run_id="rerun")
+    rerun = publish_day(DAY, run_id="rerun", require_gate=False)
     con = duckdb.connect(str(warehouse))
     assert decisions(con) == first_decisions
     published_today = con.execute(
@@ -466,3 +479,147 @@ def test_eligibility_is_every_rule_of_the_campaign(tmp_path: Path) -> None:
         expected = {s.subscriber_id for s in subscribers if all(meets(s, rule) for rule in campaign.rules)}
         assert 0 < len(expected) < len(subscribers), f"{campaign.id}: the case decides nothing"
         assert {s for s, c in decided if c == campaign.id} == expected, campaign.rules
+
+
+# ------------------------------------------------------------------ across days: late files, reruns, reissues
+
+DAYS = [DAY + dt.timedelta(days=n) for n in range(5)]
+
+
+def add_audience_day(con: duckdb.DuckDBPyConnection, subscribers: list[Subscriber], day: dt.date) -> None:
+    """The same subscribers as the audience of another decision day."""
+    con.execute(
+        f"insert into intermediate.{AUDIENCE_MODEL} select * replace (cast(? as date) as decision_date) "
+        f"from intermediate.{AUDIENCE_MODEL} where decision_date = ?",
+        [day, DAY],
+    )
+
+
+def late_opt_outs(con: duckdb.DuckDBPyConnection, subscriber_ids: list[str], effective: dt.date) -> None:
+    """Opt-outs of every channel, effective on ``effective``, delivered late (today)."""
+    lineage = [f"late_{effective}.csv", 1, DAYS[-1], "late-load", dt.datetime(2026, 3, 20, 23)]
+    con.executemany(
+        "insert into raw.opt_outs values (?, 'all', true, false, ?, ?, ?, ?, ?, ?)",
+        [[s, dt.datetime.combine(effective, dt.time(7)), *lineage] for s in subscriber_ids],
+    )
+
+
+def decide_and_publish(warehouse: Path, target: Path, day: dt.date, run_id: str) -> None:
+    run_dbt(["run", "--select", *DECISION_MODELS], warehouse, target, {"run_date": day.isoformat()})
+    publish_day(day, run_id=run_id, require_gate=False)
+
+
+@settings(max_examples=2, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(catalog=catalogs(), subscribers=subscribers_strategy(), late_share=st.sampled_from((0.2, 0.5)))
+def test_the_policy_holds_across_every_published_day_through_late_files_reruns_and_reissues(
+    catalog: Catalog,
+    subscribers: list[Subscriber],
+    late_share: float,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch,
+) -> None:
+    """Five decision days, published in order; the third rerun after the fourth (published days
+    are history: nothing changes); a late opt-out file for the first day lands after the
+    fourth; the second day is reissued after later days were published, and a fifth decided.
+    Every property is checked over every published day of the outbox together."""
+    from telco_mart.publish import reissue_day
+
+    work = tmp_path_factory.mktemp("policy_days")
+    warehouse = work / "warehouse.duckdb"
+    for number, s in enumerate(subscribers):
+        s.subscriber_id = f"S{number:08d}"
+    # the same channel for a service and a sales campaign, so that they meet on one subscriber
+    if len({c.kind for c in catalog.campaigns}) == 2:
+        service = next(c for c in catalog.campaigns if c.kind == "service")
+        catalog = dataclasses.replace(
+            catalog,
+            campaigns=tuple(
+                dataclasses.replace(c, channel=service.channel)
+                if c.kind == "sales" and c is catalog.campaigns[-1]
+                else c
+                for c in catalog.campaigns
+            ),
+        )
+    with duckdb.connect(str(warehouse)) as con:
+        build_world(con, catalog, subscribers)
+        for day in DAYS[1:]:
+            add_audience_day(con, subscribers, day)
+    monkeypatch.setenv("TELCO_MART_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("TELCO_MART_OUTBOX_DIR", str(work / "outbox"))
+    target = work / "target"
+
+    known_late: dict[dt.date, set[str]] = {}  # decision day -> late opt-outs known when it was decided
+    for day in DAYS[:4]:
+        decide_and_publish(warehouse, target, day, f"first-{day}")
+        known_late[day] = set()
+    before = {p.name: p.read_bytes() for p in sorted((work / "outbox" / DAYS[2].isoformat()).iterdir())}
+    decide_and_publish(warehouse, target, DAYS[2], "rerun")  # a published day is not rewritten
+    assert {p.name: p.read_bytes() for p in sorted((work / "outbox" / DAYS[2].isoformat()).iterdir())} == before
+
+    late = sorted(s.subscriber_id for s in subscribers)[: int(len(subscribers) * late_share)]
+    with duckdb.connect(str(warehouse)) as con:
+        late_opt_outs(con, late, DAYS[0])
+    reissue_day(DAYS[1], "test", "late opt-out file for the first day")
+    decide_and_publish(warehouse, target, DAYS[1], "reissued")
+    decide_and_publish(warehouse, target, DAYS[4], "fifth")
+    known_late[DAYS[1]] = known_late[DAYS[4]] = set(late)
+
+    published = []
+    for day in DAYS:
+        folder = work / "outbox" / day.isoformat()
+        for path in sorted(folder.glob("*.csv")):
+            published += [(day, r) for r in csv.DictReader(io.StringIO(path.read_text()))]
+    assert {d for d, _ in published} >= {DAYS[1], DAYS[4]} or not published
+    by_id = {s.subscriber_id: s for s in subscribers}
+    policy = catalog.policy
+
+    per_channel: Counter[tuple] = Counter()
+    sales_per_day: Counter[tuple] = Counter()
+    sends: dict[tuple[str, str], list[dt.date]] = defaultdict(list)
+    sales_days: dict[str, list[dt.date]] = defaultdict(list)
+    for day, row in published:
+        s, campaign = by_id[row["subscriber_id"]], catalog.campaign(row["campaign_id"])
+        where = f"{s.subscriber_id} in {campaign.id} on {day}"
+        opted_out, dnd = preference_on_day(s, campaign.channel, day)  # preferences landed on time
+        assert not opted_out and not dnd, f"{where}: opted out or do-not-disturb"
+        assert s.subscriber_id not in known_late[day], f"{where}: opted out by a late file known when decided"
+        per_channel[(day, s.subscriber_id, campaign.channel)] += 1
+        sends[(s.subscriber_id, campaign.id)].append(day)
+        if campaign.kind == "sales":
+            sales_per_day[(day, s.subscriber_id)] += 1
+            sales_days[s.subscriber_id].append(day)
+    assert max(per_channel.values(), default=0) <= 1, "two contacts on one channel for one subscriber on one day"
+    assert max(sales_per_day.values(), default=0) <= 1, "two sales contacts for one subscriber on one day"
+
+    for (subscriber_id, campaign_id), days in sends.items():
+        campaign = catalog.campaign(campaign_id)
+        feed_days = [
+            DAY + dt.timedelta(days=offset)
+            for index, _kind, offset, source in by_id[subscriber_id].contacts
+            if source == "feed" and 0 <= index < len(catalog.campaigns) and catalog.campaigns[index].id == campaign_id
+        ]
+        touches = sorted(days)
+        for i, day in enumerate(touches):
+            others = touches[:i] + touches[i + 1 :] + feed_days
+            assert all(abs((day - other).days) >= campaign.cooldown_days for other in others), (
+                f"{subscriber_id} in {campaign_id}: contacts on {touches} (feed {feed_days}) break a "
+                f"{campaign.cooldown_days}-day cool-down"
+            )
+    published_sales = {
+        (row["subscriber_id"], row["campaign_id"], day)
+        for day, row in published
+        if catalog.campaign(row["campaign_id"]).kind == "sales"
+    }
+    for subscriber_id, days in sales_days.items():
+        # every sales contact counted once per campaign and day, the feed's and the outbox's
+        counted = {(c, d) for s, c, d in published_sales if s == subscriber_id} | {
+            (campaign_id, DAY + dt.timedelta(days=offset))
+            for campaign_id, kind, offset in all_feed_contacts(by_id[subscriber_id], catalog)
+            if kind == "sales"
+        }
+        for day in days:  # every 7 (30) day window holding a published sales contact
+            for span, cap in ((7, policy.marketing_cap_7_days), (30, policy.marketing_cap_30_days)):
+                for first in (day - dt.timedelta(days=k) for k in range(span)):
+                    last = first + dt.timedelta(days=span - 1)
+                    in_window = sum(1 for _, d in counted if first <= d <= last)
+                    assert in_window <= cap, f"{subscriber_id}: {in_window} sales contacts in {first}..{last}"

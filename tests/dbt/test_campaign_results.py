@@ -17,8 +17,9 @@ import pytest
 from telco_mart.config import Settings
 from telco_mart.generate.responses import BASELINE_TAKE_UP, PLANTED_EFFECTS, Send, simulate_responses
 from telco_mart.ingest import ingest
-from telco_mart.pipeline import run_load_catalog
+from telco_mart.pipeline import run_load_catalog, run_publish_gate
 from telco_mart.publish import publish_day
+from telco_mart.warehouse import init_warehouse
 from tests.conftest import ingest_landing, run_dbt
 
 SEND_DAY = dt.date(2026, 2, 12)  # mid-cycle: the data add-on push has an audience
@@ -51,9 +52,11 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     settings = dataclasses.replace(
         Settings.from_env(), data_dir=work, warehouse_path=warehouse, outbox_dir=work / "outbox", landing_dir=landing
     )
+    init_warehouse(settings)
     ingest_landing(landing, warehouse, SEND_DAY)
     run_load_catalog(settings)
     run_dbt(["build"], warehouse, work / "target", {"run_date": SEND_DAY.isoformat()})
+    run_publish_gate(SEND_DAY, run_id="results-test", settings=settings)
     manifest = publish_day(SEND_DAY, run_id="results-test", settings=settings)
 
     con = duckdb.connect(str(warehouse))

@@ -36,7 +36,13 @@ def env(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     )
     airflow(environment, "db", "migrate")
     airflow(environment, "pools", "set", WAREHOUSE_POOL, "1", "single DuckDB writer")
+    init_warehouse(environment)
     return environment
+
+
+def init_warehouse(env: dict[str, str]) -> None:
+    """``telco-mart init``, as a deployment runs it once: nothing else creates a warehouse."""
+    subprocess.run([AIRFLOW, "init"], env=env, check=True, capture_output=True, text=True)
 
 
 def airflow(env: dict[str, str], *args: str, expect_failure: bool = False) -> str:
@@ -116,7 +122,9 @@ def test_first_run_takes_all_history_and_a_rerun_changes_nothing(env: dict[str, 
 def test_next_day_adds_that_day_only(env: dict[str, str]) -> None:
     before = snapshot(env)
     log = airflow(env, "dags", "test", "operator_daily", SMALL_END.isoformat())
-    assert "ingest: 1 delivery date(s)" in log
+    # every landed date is looked at, but only the new day's files are read
+    assert f"ingest: {(SMALL_END - SMALL_START).days + 1} delivery date(s)" in log
+    assert "late deliveries taken in" not in log
     after = snapshot(env)
     with duckdb.connect(env["TELCO_MART_WAREHOUSE"], read_only=True) as con:
         per_day = dict(
@@ -126,6 +134,11 @@ def test_next_day_adds_that_day_only(env: dict[str, str]) -> None:
             "select sum(rows_loaded) from raw.file_registry where feed = 'usage_events' and delivery_date = ?",
             [SMALL_END],
         ).fetchall()[0][0]
+        read_by_this_run = con.execute(
+            "select distinct delivery_date from raw.file_registry where run_id = "
+            "(select run_id from raw.file_registry order by registered_at desc limit 1)"
+        ).fetchall()
+    assert read_by_this_run == [(SMALL_END,)]
     assert per_day[SMALL_END] == landed_today
     assert after["raw.usage_events"] - before["raw.usage_events"] == landed_today
     assert date.fromisoformat("2026-01-01") in per_day

@@ -42,6 +42,7 @@ from telco_mart.config import Settings
 from telco_mart.quality import QualityGateFailed
 from telco_mart.quality.config import FeedSettings, expectations_dir, load_gate_config
 from telco_mart.quality.gate import load_output_suites, output_assets
+from telco_mart.warehouse import init_warehouse
 from tests.conftest import InProcessDbt
 
 pytestmark = pytest.mark.dbt
@@ -100,6 +101,7 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Month:
     )
     dbt = InProcessDbt(settings.warehouse_path, work / "target")
     gated = ["--select", *(f"+{asset.rpartition('.')[2]}" for asset in sorted(output_assets(expectations_dir())))]
+    init_warehouse(settings)
     pipeline.run_load_catalog(settings)
     pipeline.run_ingest(HISTORY_END, "history", settings)
     lap("generate and ingest the history")

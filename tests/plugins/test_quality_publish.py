@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from telco_mart.pipeline import run_publish_gate
 from telco_mart.quality import QualityGateFailed, run_publish_gate_on
 from telco_mart.quality.config import QualityConfigError, expectations_dir
 from telco_mart.quality.gate import GateOutcome, load_output_suites, report_path
+from telco_mart.quality.publish import PACING_REASONS
 from tests.conftest import SMALL_END
 from tests.plugins.test_quality_marts import not_passed, query
 
@@ -107,7 +109,7 @@ def plant_defects(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     taken: set[str] = set()
     (opted, _, opted_channel), (dnd, *_) = single_row_targets(con, "sales", 2, taken)
     (two_sales, two_sales_campaign, _), (capped, *_), (published_today, *_) = single_row_targets(con, "sales", 3, taken)
-    (duplicated, duplicated_campaign, _), (numberless, *_) = single_row_targets(con, "service", 2, taken)
+    (duplicated, duplicated_campaign, _), (numberless, *_), (faxed, *_) = single_row_targets(con, "service", 3, taken)
     day = SMALL_END
     morning = dt.datetime.combine(day, dt.time(6))
     # Opted out of the row's channel this morning; do-not-disturb on all channels since three days.
@@ -135,11 +137,21 @@ def plant_defects(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         "from marts.campaign_targets_daily where decision_date = ? and subscriber_id = ?",
         [other, day, two_sales],
     )
-    # Two sales contacts published in the two days before: with today's, three in 7 days (cap 2).
-    # Two published *today* do not count (a rerun after publishing decides as the first run did).
+    # Two sales contacts in the contact history feed in the two days before: with today's, three
+    # in 7 days (cap 2). The gate counts the feed and the outbox itself, not the model's inputs:
+    # two contacts in raw.published_contacts alone (no outbox file) do not count.
+    con.executemany(
+        "insert into raw.contact_history values (?, ?, 'planted_sales', 'sales', 'sms', ?, null, null, "
+        "'planted.csv', 1, ?, 'planted', now())",
+        [[f"planted-{d}", capped, dt.datetime.combine(day - dt.timedelta(days=d), dt.time(9)), day] for d in (1, 2)],
+    )
     published = "insert into raw.published_contacts values (?, ?, 'planted_sales', 'sales', 'sms', null, 'x', now())"
-    con.executemany(published, [[day - dt.timedelta(days=d), capped] for d in (1, 2)])
-    con.executemany(published, [[day, published_today]] * 2)
+    con.executemany(published, [[day - dt.timedelta(days=d), published_today] for d in (1, 2)])
+    # A channel no list is sent on: a row check whose sample is the whole row, number included.
+    con.execute(
+        "update marts.campaign_targets_daily set channel = 'fax' where decision_date = ? and subscriber_id = ?",
+        [day, faxed],
+    )
     # A row whose number went missing.
     con.execute(
         "update marts.campaign_targets_daily set contact_number = '' where decision_date = ? and subscriber_id = ?",
@@ -165,6 +177,7 @@ def plant_defects(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         "two_sales": two_sales,
         "capped": capped,
         "numberless": numberless,
+        "faxed": faxed,
         "holdout_campaign": campaign,
     }
 
@@ -183,8 +196,10 @@ def test_each_planted_defect_fails_its_expectation_with_the_value_and_an_offendi
         (TARGETS, between("opted_out_or_dnd_rows")),
         (TARGETS, between("duplicate_contact_rows")),
         (TARGETS, between("sales_contacts_over_one_rows")),
+        (TARGETS, between("channel_contacts_over_one_rows")),  # the duplicate and the second sales row
         (TARGETS, between("over_cap_subscribers")),
         (TARGETS, between("invalid_or_missing_contact_rows")),
+        (TARGETS, "expect_column_values_to_be_in_set(channel)"),
         (DECISIONS, between("control_share_off_campaigns")),
     }, not_passed(failed.findings)
     assert {f.severity for f in bad.values()} == {"fail"}
@@ -217,7 +232,11 @@ def test_each_planted_defect_fails_its_expectation_with_the_value_and_an_offendi
     assert row["holdout_share"] == pytest.approx(0.1) and row["standard_deviations"] > 4
 
     message = str(failed)
-    assert "data-quality gate (publish) failed for 2026-01-04: 6 expectation(s) at severity fail" in message
+    faxed = bad[(TARGETS, "expect_column_values_to_be_in_set(channel)")]
+    assert [(r["subscriber_id"], r["channel"], r["contact_number"]) for r in faxed.sample] == [
+        (planted["faxed"], "fax", "(personal data)")
+    ]
+    assert "data-quality gate (publish) failed for 2026-01-04: 8 expectation(s) at severity fail" in message
     assert (
         "marts.campaign_targets_daily on 2026-01-04: expect_column_values_to_be_between(opted_out_or_dnd_rows): "
         "observed 2, expected at most 0"
@@ -231,10 +250,21 @@ def test_each_planted_defect_fails_its_expectation_with_the_value_and_an_offendi
         [TARGETS, between("sales_contacts_over_one_rows")],
     )
     assert stored == [("publish", "fail", "2 (subscribers 1)", planted["two_sales"])]
-    # No contact number reaches the results BI reads.
-    numbers = {n for (n,) in query(warehouse, "select contact_number from marts.campaign_targets_daily") if n}
-    details = " ".join(d for (d,) in query(warehouse, "select details::varchar from marts.dq_results"))
-    assert not any(n in details for n in numbers)
+    # No personal data reaches the results BI reads, the report people forward, or the message
+    # (the task log): no number, name or ID of any subscriber, nor an MSISDN-shaped text.
+    personal = {
+        value
+        for row in query(warehouse, "select msisdn, full_name, id_number from raw.subscribers")
+        for value in row
+        if value and len(value) >= 4
+    } | {n for (n,) in query(warehouse, "select contact_number from marts.campaign_targets_daily") if n}
+    details = " ".join(
+        d for (d,) in query(warehouse, "select details::varchar || observed_value from marts.dq_results")
+    )
+    for place, text in (("dq_results", details), ("report", failed.report.read_text()), ("message", message)):
+        leaked = sorted(v for v in personal if v in text)
+        assert not leaked, f"personal data in the {place}: {leaked[:5]}"
+        assert not re.search(r"\+[1-9][0-9]{6,14}", text), f"an MSISDN-shaped value in the {place}"
 
 
 @pytest.mark.dbt
@@ -258,11 +288,10 @@ def test_a_list_size_off_its_history_warns_and_the_run_goes_on(
     assert summary["failed"] == 0 and summary["warned"] == 1
     before_pacing, published = query(
         warehouse,
-        "select count(*) filter (where decision_outcome <> 'suppressed' or suppression_reason in "
-        "('cooldown', 'frequency_cap', 'lost_arbitration', 'over_capacity')), "
+        "select count(*) filter (where decision_outcome <> 'suppressed' or list_contains(?, suppression_reason)), "
         "count(*) filter (where decision_outcome = 'targeted') "
         "from marts.campaign_decisions_daily where decision_date = ?",
-        [SMALL_END],
+        [list(PACING_REASONS), SMALL_END],
     )[0]
     assert published < before_pacing  # the list is judged before pacing, not as published
     assert summary["warnings"] == [
