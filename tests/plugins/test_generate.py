@@ -114,8 +114,11 @@ def test_another_seed_gives_other_data(small_csv: Path, tmp_path: Path) -> None:
 
 
 def test_feeds_land_daily_with_the_contract_columns_in_order(small_csv: Path) -> None:
-    """Every file has the contract header; a feed with no rows on a day has no file that day."""
+    """Every file has the contract header. A feed is delivered every day its cadence makes it
+    due, header-only when it has nothing to say (a real extract job's empty delivery); on
+    other days (an on-change feed without changes) it has no file."""
     days = {SMALL["start"] + dt.timedelta(days=n) for n in range((SMALL["end"] - SMALL["start"]).days + 1)}
+    header_only = 0
     for feed in CONTRACT.feeds.values():
         files = sorted((small_csv / feed.name).glob("*/*.csv"))
         assert files, f"{feed.name} never delivered"
@@ -123,10 +126,17 @@ def test_feeds_land_daily_with_the_contract_columns_in_order(small_csv: Path) ->
             assert path.name == f"{feed.name}_{path.parent.name}.csv"
             lines = path.read_text(encoding="utf-8").split("\n")
             assert lines[0] == ",".join(feed.column_names), path
-            assert len(lines) > 2 and lines[-1] == "", f"{path} is empty or lacks the final newline"
-    for feed in ("plans", "usage_events", "cell_kpis_daily", "contact_history"):
+            assert len(lines) >= 2 and lines[-1] == "", f"{path} lacks the final newline"
+            if len(lines) == 2:
+                header_only += 1
+                assert feed.is_due(dt.date.fromisoformat(path.parent.name)), f"{path}: an empty file on a day not due"
+        delivered = {dt.date.fromisoformat(p.name) for p in (small_csv / feed.name).iterdir()}
+        assert {d for d in days if feed.is_due(d)} <= delivered, f"{feed.name} missed a day it is due"
+    assert header_only, "the small world has quiet days (no NPS answer, no opt-out): they deliver header-only files"
+    for feed in ("plans", "usage_events", "cell_kpis_daily", "contact_history", "opt_outs"):
         assert {dt.date.fromisoformat(p.name) for p in (small_csv / feed).iterdir()} == days, feed
-    assert [p.name for p in (small_csv / "bills").iterdir()] == ["2026-02-01"]
+    # the first cycle day bills nothing (the world has no month before it); the next bills January
+    assert sorted(p.name for p in (small_csv / "bills").iterdir()) == ["2026-01-01", "2026-02-01"]
     assert {p.name for p in small_csv.iterdir()} == {*CONTRACT.feeds, "_truth"}
 
 

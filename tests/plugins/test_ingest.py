@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -233,7 +234,15 @@ def test_rerun_of_the_same_day_changes_nothing(con, landing):
     report = run(con, landing)
     after = (registry(con), quarantine(con), con.execute("select count(*) from raw.usage_events").fetchall())
     assert before == after
-    assert {o.status for o in report.outcomes} == {"skipped"}
+    assert report.outcomes == []  # registered and unchanged (size and mtime): not even read
+
+    # touched but the same content (a copy that kept the bytes): read, found the same, skipped
+    path = landing / "usage_events" / DAY.isoformat() / f"usage_events_{DAY.isoformat()}.csv"
+    os.utime(path, (path.stat().st_atime + 60, path.stat().st_mtime + 60))
+    touched = run(con, landing)
+    assert [o.status for o in touched.outcomes] == ["skipped"]
+    assert (registry(con), quarantine(con)) == before[:2]
+    assert run(con, landing).outcomes == []  # the new time is remembered
 
 
 def test_duplicated_delivery_is_registered_and_not_loaded_twice(con, landing):
@@ -288,15 +297,40 @@ def test_extra_column_is_ignored_and_missing_optional_column_is_null(con, landin
     assert con.execute("select data_mb from raw.usage_events").fetchall() == [(None,)]
 
 
-def test_fresh_warehouse_takes_all_history_then_one_day(con, landing):
-    later = date(2026, 3, 2)
+def test_every_file_up_to_the_run_date_is_read_once_whenever_it_lands(con, landing):
+    """No first-run special case: each run reads what the registry does not hold, for any
+    delivery date up to its run date: all history at first, a late file, a skipped day."""
+    later, last = date(2026, 3, 2), date(2026, 3, 3)
     write_feed(landing, "usage_events", [{**EVENT, "event_id": "E2"}], day=later)
-    write_feed(landing, "usage_events", [{**EVENT, "event_id": "E3"}], day=date(2026, 3, 3))
+    write_feed(landing, "usage_events", [{**EVENT, "event_id": "E3"}], day=last)
     first = run(con, landing, later)
-    assert first.dates == [DAY, later]
-    second = run(con, landing, date(2026, 3, 3))
-    assert second.dates == [date(2026, 3, 3)]
-    assert con.execute("select count(*) from raw.usage_events").fetchall() == [(2,)]
+    assert first.dates == [DAY, later]  # the file of Mar 3 is not the run's to read yet
+    assert [o.delivery_date for o in first.outcomes if o.feed == "usage_events"] == [later]
+
+    # a file for Mar 1 lands late, Mar 3 runs: both read, the late one named, the batch from Mar 1
+    write_feed(landing, "usage_events", [{**EVENT, "event_id": "E4"}], name="usage_events_late.csv")
+    second = run(con, landing, last)
+    assert sorted((o.source_file, o.status) for o in second.outcomes) == [
+        ("usage_events/2026-03-01/usage_events_late.csv", "loaded"),
+        ("usage_events/2026-03-03/usage_events_2026-03-03.csv", "loaded"),
+    ]
+    summary = second.summary()
+    assert [d["file"] for d in summary["late_deliveries"]] == ["usage_events/2026-03-01/usage_events_late.csv"]
+    assert (summary["batch_start_date"], summary["batch_end_date"]) == ("2026-03-01", "2026-03-03")
+    assert con.execute("select count(*) from raw.usage_events").fetchall() == [(3,)]
+
+
+def test_a_date_stays_queued_for_rebuild_until_a_build_passes(con, landing):
+    """A run killed after its ingest leaves its dates queued: the next run's batch covers them."""
+    from telco_mart.ledger import clear_pending_rebuilds, pending_rebuilds
+
+    write_feed(landing, "usage_events", [EVENT])
+    run(con, landing)
+    assert pending_rebuilds(con) == [DAY]
+    again = run(con, landing, date(2026, 3, 4))  # nothing new: the queued date is still in the batch
+    assert again.outcomes == [] and again.summary()["batch_start_date"] == DAY.isoformat()
+    clear_pending_rebuilds(con, [DAY])  # what the marts gate does once the build passed
+    assert run(con, landing, date(2026, 3, 4)).summary()["batch_start_date"] == "2026-03-04"
 
 
 def test_physical_lines_skip_rejected_lines():

@@ -34,8 +34,10 @@ def test_the_raw_gate_runs_after_ingest_and_before_every_dbt_task(dag) -> None:
     assert dbt_tasks
     for task in dbt_tasks:
         assert "quality_gate_raw" in task.get_flat_relative_ids(upstream=True), task.task_id
-    # Nothing but the gate hangs off ingest, so a `fail` stops everything downstream.
-    assert dag.get_task("ingest").downstream_task_ids == {"quality_gate_raw"}
+    # Besides the gate, only the marts gate reads ingest's summary (the batch it records as
+    # built), and it runs after every dbt task: a raw `fail` stops everything downstream.
+    assert dag.get_task("ingest").downstream_task_ids == {"quality_gate_raw", "quality_gate_marts"}
+    assert "quality_gate_raw" in dag.get_task("quality_gate_marts").get_flat_relative_ids(upstream=True)
 
 
 def test_the_output_gates_run_after_every_dbt_task_and_before_publish(dag) -> None:

@@ -604,8 +604,9 @@ def _replay_file(
     columns = [
         name
         for (name,) in con.execute(
-            "select distinct unnest(json_keys(record)) from raw.quarantine where source_file = ? and load_id = ?",
-            [rel, load_id],
+            "select distinct unnest(json_keys(record)) from raw.quarantine where source_file = ? and load_id = ? "
+            "and regexp_full_match(reason, ?)",
+            [rel, load_id, _ONLY_UNKNOWN_REFERENCES],
         ).fetchall()
         if name in feed.column_names
     ]
