@@ -104,11 +104,14 @@ def operator_daily() -> None:
     def quality_gate_publish() -> dict:
         """Check the day's lists (expectations/publish: opt-outs, caps...); a `fail` publishes nothing."""
         from telco_mart.pipeline import run_publish_gate
+        from telco_mart.publish import PublishError
         from telco_mart.quality import QualityGateFailed
 
         context = get_current_context()
         return fail_without_retry(
-            lambda: run_publish_gate(context["logical_date"].date(), run_id=context["run_id"]), QualityGateFailed
+            lambda: run_publish_gate(context["logical_date"].date(), run_id=context["run_id"]),
+            QualityGateFailed,
+            PublishError,
         )
 
     @task(pool=WAREHOUSE_POOL)

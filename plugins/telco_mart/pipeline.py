@@ -156,13 +156,34 @@ def run_publish_gate(run_date: date, run_id: str | None = None, settings: Settin
     Raises ``telco_mart.quality.QualityGateFailed`` on an expectation of severity ``fail``,
     after the results are stored in ``marts.dq_results`` and the report is written to
     ``<data_dir>/quality/<run date>/report-publish.html``; the publish task must not run then.
+    A day already published is judged all the same, but its lists stay as they were published
+    (published days are history): a failure then is logged as a warning that names the
+    findings and the way to replace the lists (``telco-mart publish reissue``), not raised.
     """
-    from telco_mart.quality import run_publish_gate_on
+    from telco_mart.ledger import published_day
+    from telco_mart.publish import check_outbox_matches_warehouse
+    from telco_mart.quality import QualityGateFailed, run_publish_gate_on
 
     settings = settings or Settings.from_env()
     run_id = run_id or f"manual__{datetime.now(UTC).isoformat(timespec='seconds')}"
     with connect(settings=settings) as con:
-        outcome = run_publish_gate_on(con, run_date, run_id, data_dir=settings.data_dir, outbox=settings.outbox_dir)
+        # an outbox that is not this warehouse's would be judged as its history: refuse first
+        check_outbox_matches_warehouse(con, settings.outbox_dir, except_day=run_date)
+        already_published = published_day(con, run_date) is not None
+        try:
+            outcome = run_publish_gate_on(con, run_date, run_id, data_dir=settings.data_dir, outbox=settings.outbox_dir)
+        except QualityGateFailed as failed:
+            if not already_published:
+                raise
+            log.warning(
+                "%s was published before these findings, and its lists stay as published; if they must change, "
+                "reissue the day (telco-mart publish reissue --date %s --by ... --reason ...):\n%s",
+                run_date,
+                run_date,
+                failed,
+            )
+            failures = sum(1 for f in failed.findings if f.outcome == "fail")
+            return {"stage": "publish", "already_published": True, "failed": failures, "report": str(failed.report)}
     summary = outcome.summary()
     log.info("publish quality gate: %s", summary)
     return summary

@@ -156,7 +156,7 @@ def publish_day(
             "catalog_version": catalog_version,
             "data_watermark": watermark,
             "governing_feed_watermarks": feed_watermarks(con, run_date),
-            "late_deliveries": _late_deliveries(con, run_date, run_id),
+            "late_deliveries": _late_deliveries(con, run_date),
             "total_rows": sum(f.rows for f, _ in files),
             "files": [
                 {"name": f.name, "campaign_id": f.campaign_id, "rows": f.rows, "sha256": f.sha256} for f, _ in files
@@ -330,12 +330,20 @@ def _require_publish_gate(con: duckdb.DuckDBPyConnection, day: dt.date, run_id: 
         )
 
 
-def _late_deliveries(con: duckdb.DuckDBPyConnection, day: dt.date, run_id: str) -> list[dict[str, str]]:
-    """Files of earlier delivery dates that this run took in (late files, skipped days)."""
+def _late_deliveries(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[dict[str, str]]:
+    """Files of delivery dates before ``day`` registered since the last day published before
+    it (late files, skipped days), by whichever run took them in; none on the first publish,
+    whose run took in the history."""
     rows = con.execute(
-        "select feed, delivery_date, source_file, status from raw.file_registry "
-        "where run_id = ? and delivery_date < ? and status in ('loaded', 'rejected') order by 2, 1, 3",
-        [run_id, day],
+        """
+        select feed, delivery_date, source_file, status from raw.file_registry
+        where delivery_date < ? and status in ('loaded', 'rejected')
+            and registered_at > (
+                select max(published_at) from raw.published_days where status = 'published' and publish_date < ?
+            )
+        order by 2, 1, 3
+        """,
+        [day, day],
     ).fetchall()
     return [{"feed": f, "delivery_date": d.isoformat(), "file": p, "status": st} for f, d, p, st in rows]
 

@@ -768,7 +768,7 @@ def _register(
     con.execute(
         "insert into raw.file_registry (load_id, feed, delivery_date, source_file, file_size, checksum_sha256, "
         "status, rows_read, rows_loaded, rows_quarantined, rows_rejected, note, duplicate_of, run_id, registered_at, "
-        "file_modified_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp::timestamp, ?)",
+        "file_modified_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             load_id,
             outcome.feed,
@@ -784,6 +784,7 @@ def _register(
             outcome.note,
             duplicate_of,
             run_id,
+            now(),  # UTC, as every record of telco_mart.ledger
             modified_at,
         ],
     )
