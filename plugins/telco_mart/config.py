@@ -11,6 +11,7 @@ directory with one variable, and tests point a whole run at a temporary folder.
 | TELCO_MART_OUTBOX_DIR | `$TELCO_MART_DATA_DIR/outbox` | published campaign target lists |
 | TELCO_MART_DBT_PROJECT_DIR | `<repo>/dbt_project` | the dbt project |
 | TELCO_MART_CAMPAIGN_CATALOG | `<repo>/campaigns/catalog.yml` | the campaign catalog (docs/campaigns.md) |
+| TELCO_MART_OPERATOR_PROFILE | `default` | operator profile: a name or a YAML path (docs/onboarding.md) |
 | TELCO_MART_DUCKDB_MEMORY_LIMIT | `8GB` | DuckDB memory cap; it spills to disk past it |
 | TELCO_MART_DUCKDB_THREADS | number of cores | DuckDB worker threads |
 | TELCO_MART_TASK_RETRIES | `2` | Airflow retries of a failed task (with exponential backoff) |
@@ -60,6 +61,7 @@ class Settings:
     task_retries: int
     retry_delay_seconds: int
     dbt_unit_tests: bool = False
+    operator_profile: str = "default"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -76,6 +78,7 @@ class Settings:
             task_retries=int(os.environ.get("TELCO_MART_TASK_RETRIES", "2")),
             retry_delay_seconds=int(os.environ.get("TELCO_MART_RETRY_DELAY_SECONDS", "60")),
             dbt_unit_tests=os.environ.get("TELCO_MART_DBT_UNIT_TESTS", "false").strip().lower() in ("1", "true", "yes"),
+            operator_profile=os.environ.get("TELCO_MART_OPERATOR_PROFILE", "default"),
         )
 
     def dbt_environment(self) -> dict[str, str]:
