@@ -350,11 +350,11 @@ def test_a_reader_error_inside_the_warehouse_still_rejects_the_file_alone(con, l
         pq.write_table(pa.table({k: [v] for k, v in {**EVENT, "event_id": event_id}.items()}), folder / name)
     real_stage_file = loader.stage_file
 
-    def stage_file_failing_for_part_1(con, path, columns):
+    def stage_file_failing_for_part_1(con, path, columns, *rest):
         if path.name == "part-1.parquet":
             # what a file DuckDB cannot read does to the load's transaction
             con.execute("select * from read_parquet('/nonexistent/part-1.parquet')")
-        return real_stage_file(con, path, columns)
+        return real_stage_file(con, path, columns, *rest)
 
     monkeypatch.setattr(loader, "stage_file", stage_file_failing_for_part_1)
     report = run(con, landing)
