@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from telco_mart.contract import load_contract
-from telco_mart.contract.profile import OperatorProfile, load_profile
+from telco_mart.contract.operator_profile import OperatorProfile, load_profile
 from telco_mart.ingest import ingest
 from tests.plugins.test_ingest import CELL, DAY, EVENT, PLAN, SUBSCRIBER, write_feed
 

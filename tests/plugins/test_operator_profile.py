@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from telco_mart.contract import load_contract
-from telco_mart.contract.profile import FeedDialect, ProfileError, load_profile, parse_profile
+from telco_mart.contract.operator_profile import FeedDialect, ProfileError, load_profile, parse_profile
 
 CONTRACT = load_contract()
 
@@ -33,7 +33,7 @@ def test_the_example_profile_spells_every_feed_its_way() -> None:
     assert usage.time_zone == "America/New_York" and profile.feed("subscribers").time_zone == "Asia/Kolkata"
     assert cells.values == {"technology": {"GSM": "2G", "UMTS": "3G", "LTE": "4G", "NR": "5G"}}
     assert (opt_outs.true_values, opt_outs.false_values) == (("1",), ("0",))  # a feed's own spelling wins
-    assert profile.feed("plans").true_values == ("y",)  # compared case-insensitively
+    assert profile.feed("plans").true_values == ("Y",)
 
 
 def test_the_environment_selects_the_profile_by_name_or_path(monkeypatch, tmp_path: Path) -> None:
@@ -90,4 +90,4 @@ def test_windows_and_formats_parse_from_yaml() -> None:
     assert dialect.timestamp_window == (dt.datetime(2000, 1, 1), dt.datetime(2030, 12, 31, 23, 59, 59))
     assert dialect.date_window == (dt.date(1950, 1, 1), dt.date(2099, 12, 31))
     assert dialect.timestamp_formats == ("%d.%m.%Y %H:%M",)
-    assert dialect.true_values == ("1", "j")
+    assert dialect.true_values == ("1", "J")

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from telco_mart.contract import load_contract
-from telco_mart.contract.profile import load_profile
+from telco_mart.contract.operator_profile import load_profile
 from telco_mart.ingest import ingest
 from telco_mart.quality import run_raw_gate_on
 from telco_mart.quality.raw import exempt_metrics

@@ -27,7 +27,7 @@ import duckdb
 
 from telco_mart.config import Settings
 from telco_mart.contract import Contract, load_contract
-from telco_mart.contract.profile import OperatorProfile, load_profile
+from telco_mart.contract.operator_profile import OperatorProfile, load_profile
 from telco_mart.ingest.loader import FileOutcome, delivery_dates_on_disk, ensure_ingest_tables, ingest
 from telco_mart.ingest.validate import _q
 

@@ -20,7 +20,7 @@ Rules (docs/ingestion.md says the same for operators):
 - Otherwise every row is loaded or quarantined with its reasons, and the registry entry
   records ``rows_read = rows_loaded + rows_quarantined + rows_rejected``.
 - Each file is read through its feed's dialect in the operator profile
-  (:mod:`telco_mart.contract.profile`); values the dialect normalised are counted in the
+  (:mod:`telco_mart.contract.operator_profile`); values the dialect normalised are counted in the
   registry (``rows_normalised``, and ``normalisations`` per kind and column).
 
 Each file is one transaction, so a crash leaves either the whole file or none of it.
@@ -45,7 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from telco_mart.contract import Contract, Feed, load_contract
-from telco_mart.contract.profile import FeedDialect, OperatorProfile, load_profile
+from telco_mart.contract.operator_profile import FeedDialect, OperatorProfile, load_profile
 from telco_mart.ingest.reader import (
     INCOMING_TABLE,
     MALFORMED_TABLE,

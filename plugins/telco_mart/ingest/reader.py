@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from telco_mart.contract.profile import FeedDialect
+from telco_mart.contract.operator_profile import FeedDialect
 from telco_mart.warehouse import fetch_one
 
 INCOMING_TABLE = "_incoming"

@@ -13,7 +13,7 @@ to quarantine. The reason codes are part of the public contract (docs/ingestion.
 - ``malformed_row``            the line does not split into the header's fields
 
 Every value is converted through its feed's dialect (the operator profile,
-:mod:`telco_mart.contract.profile`): date and timestamp formats, the time zone of naive
+:mod:`telco_mart.contract.operator_profile`): date and timestamp formats, the time zone of naive
 timestamps (stored in UTC; a value's own UTC offset wins), boolean spellings, decimal comma,
 spellings of closed value sets. :func:`normalisations` names, per column, the conditions under
 which a value was normalised rather than read as the contract spells it, for the registry's
@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 
 from telco_mart.contract import Column, Feed
-from telco_mart.contract.profile import ISO, FeedDialect
+from telco_mart.contract.operator_profile import ISO, FeedDialect
 
 #: The contract's own spelling: what a file is read with when no profile says otherwise.
 CONTRACT_DIALECT = FeedDialect(feed="")
@@ -138,8 +138,8 @@ def typed_expression(
             return _mapped(column, typed, d)
         return typed
     if column.type == "boolean":
-        spelled_true = ", ".join(_literal(v) for v in ("true", *d.true_values))
-        spelled_false = ", ".join(_literal(v) for v in ("false", *d.false_values))
+        spelled_true = ", ".join(_literal(v.lower()) for v in ("true", *d.true_values))
+        spelled_false = ", ".join(_literal(v.lower()) for v in ("false", *d.false_values))
         if not (d.true_values or d.false_values):
             return f"case lower(trim({ref})) when 'true' then true when 'false' then false end"
         return (
@@ -185,7 +185,7 @@ def normalisations(
         return out
     text = f"nullif(trim({ref}), '')"
     if column.type == "boolean" and (d.true_values or d.false_values):
-        extra = ", ".join(_literal(v) for v in (*d.true_values, *d.false_values))
+        extra = ", ".join(_literal(v.lower()) for v in (*d.true_values, *d.false_values))
         out.append((f"lower(trim({ref})) in ({extra})", "boolean"))
     if column.type in ("integer", "double") and d.thousands_separator:
         out.append((f"{ref} like {_literal('%' + d.thousands_separator + '%')}", "thousands_separator"))

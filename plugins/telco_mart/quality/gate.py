@@ -40,7 +40,7 @@ from typing import Any
 import duckdb
 
 from telco_mart.contract import Contract, load_contract
-from telco_mart.contract.profile import OperatorProfile, load_profile
+from telco_mart.contract.operator_profile import OperatorProfile, load_profile
 from telco_mart.quality.config import QualityConfigError, expectations_dir, load_gate_config
 from telco_mart.quality.gx_runner import GxRunner
 from telco_mart.quality.outputs import Metric, check_output_suite, table_columns, validate_output

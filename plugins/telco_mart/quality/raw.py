@@ -33,7 +33,7 @@ Day metrics, the columns the ``day`` expectations of a raw suite can name:
 ==============================  ==========================================================
 
 A feed the operator profile declares not delivered (``delivered: false``,
-:mod:`telco_mart.contract.profile`) has its presence checks (:data:`PRESENCE_METRICS`) off,
+:mod:`telco_mart.contract.operator_profile`) has its presence checks (:data:`PRESENCE_METRICS`) off,
 and every feed its ``orphan_rows__<column>`` checks on references to such a feed: the gate
 says so once per run in one info line (:func:`profile_exemptions`), not a warning per day.
 """
@@ -50,7 +50,7 @@ import duckdb
 import pandas as pd
 
 from telco_mart.contract import Contract, Feed
-from telco_mart.contract.profile import OperatorProfile
+from telco_mart.contract.operator_profile import OperatorProfile
 from telco_mart.ingest.validate import _q
 from telco_mart.quality.config import FeedSettings, QualityConfigError
 from telco_mart.quality.gx_runner import GxRunner, ValidationError

@@ -70,7 +70,8 @@ class FeedDialect:
     #: IANA zone of naive timestamps; a value with a UTC offset (``-05:00``, ``+0530``, ``Z``)
     #: says its own. Timestamps are stored in UTC.
     time_zone: str = "UTC"
-    #: Spellings of true and false besides ``true``/``false`` (compared case-insensitively).
+    #: Spellings of true and false besides ``true``/``false`` (read case-insensitively; the
+    #: generator writes the first).
     true_values: tuple[str, ...] = ()
     false_values: tuple[str, ...] = ()
     #: column -> {operator spelling: contract value}, for columns with a closed value set.
@@ -212,7 +213,7 @@ def _dialect_fields(where: str, spec: dict[str, Any]) -> dict[str, Any]:
                 raise ProfileError(f"{at}: {value!r} is not an IANA time zone (e.g. Europe/Berlin, UTC)") from None
             out[key] = str(value)
         elif key in ("true_values", "false_values"):
-            out[key] = tuple(v.strip().lower() for v in _strings(at, value))
+            out[key] = tuple(v.strip() for v in _strings(at, value))
         elif key == "timestamp_window":
             out[key] = _window(at, value, dt.datetime)
         elif key == "date_window":
@@ -263,7 +264,7 @@ def parse_profile(data: dict[str, Any], *, name: str, source: str, contract: Con
                     raise ProfileError(f"{source}: {at}: {target!r} is not one of the contract's {list(allowed)}")
                 checked[spelled] = target
             values[column] = checked
-        overlap = set(dialect.true_values) & set(dialect.false_values)
+        overlap = {v.lower() for v in dialect.true_values} & {v.lower() for v in dialect.false_values}
         if overlap:
             raise ProfileError(f"{source}: {where}: {sorted(overlap)} spell both true and false")
         if dialect.decimal_separator == dialect.thousands_separator:
