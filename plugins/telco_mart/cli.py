@@ -38,6 +38,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         defects=args.defects,
         events_per_sub_day=args.events_per_sub_day,
         log=print,
+        dialect=args.dialect,
     )
     print(
         f"generated {summary.files_written:,} files in {summary.seconds:.1f}s under {summary.out}: "
@@ -47,7 +48,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from telco_mart.contract.profile import load_profile
+    from telco_mart.contract.operator_profile import load_profile
     from telco_mart.ingest import ingest
     from telco_mart.warehouse import connect
 
@@ -254,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         help="mean usage events per active subscriber per day",
+    )
+    gen.add_argument(
+        "--dialect",
+        help="write the CSV files as an operator profile spells them (a bundled name such as example_operator, "
+        "or a YAML path); ingest them with TELCO_MART_OPERATOR_PROFILE set to the same",
     )
     gen.set_defaults(func=_cmd_generate)
 
