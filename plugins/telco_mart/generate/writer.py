@@ -156,6 +156,11 @@ class FeedWriter:
         if table.column_names != schema.names:
             raise ValueError(f"{feed_name}: built columns {table.column_names} are not the contract's {schema.names}")
         table = table.cast(schema)
+        if self.fmt == "csv":
+            # pyarrow 26's CSV writer reads past an empty string chunk without a data buffer
+            # (a day's contact history is concatenated from per-day tables, some empty) and
+            # wrote megabytes of unrelated memory into the file: one chunk per column avoids it
+            table = table.combine_chunks()
         path = feed_file(self.out, feed_name, day, self.fmt, suffix)
         path.parent.mkdir(parents=True, exist_ok=True)
         if dialect is not None and dialect != FeedDialect(feed=feed_name):
