@@ -122,16 +122,19 @@ def stage_file(
     number in a Parquet file. A CSV is copied into a temp table as text; a Parquet file is a view.
     """
     dialect = dialect or FeedDialect(feed="")
-    header = read_header(path, dialect)
+    _check_not_empty(path, dialect)
+    parquet = path.suffix == ".parquet"
+    raw_names = list(pq.read_schema(path).names) if parquet else _raw_header(path, dialect)
+    header = raw_names if parquet else [name.strip() for name in raw_names]
     _drop_incoming(con)
     con.execute(f"create or replace temp table {MALFORMED_TABLE} (_line bigint, _text varchar)")
     result = ReadResult(header=header, byte_order_mark=has_byte_order_mark(path))
-    if path.suffix == ".parquet":
+    if parquet:
         _stage_parquet(con, path, columns, result)
     else:
         col_defs = ", ".join(f'"{c}" varchar' for c in columns)
         con.execute(f"create temp table {INCOMING_TABLE} (_line bigint, {col_defs})")
-        _stage_csv(con, path, header, columns, result, dialect)
+        _stage_csv(con, path, raw_names, columns, result, dialect)
     if result.malformed:
         con.executemany(f"insert into {MALFORMED_TABLE} values (?, ?)", result.malformed)
     return result
@@ -194,7 +197,7 @@ def _may_span_lines(path: Path, dialect: FeedDialect) -> bool:
 def _stage_csv(
     con: duckdb.DuckDBPyConnection,
     path: Path,
-    header: list[str],
+    raw_names: list[str],
     columns: list[str],
     result: ReadResult,
     dialect: FeedDialect,
@@ -209,7 +212,7 @@ def _stage_csv(
         return "skip"
 
     spans = _may_span_lines(path, dialect)
-    raw_names = _raw_header(path, dialect)
+    header = [name.strip() for name in raw_names]
     # Line breaks inside quoted values push every later record down; to count them exactly
     # every column is parsed, the ones the contract does not know included.
     lines = _LineCounter(offset=sum(name.count("\n") for name in raw_names))
