@@ -6,16 +6,13 @@ spelling."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from telco_mart.generate import generate
-from telco_mart.runtime import WAREHOUSE_POOL, airflow_environment
-from tests.conftest import SMALL_END, SMALL_START, SMALL_SUBSCRIBERS, table_checksums
-from tests.e2e.test_operator_daily_e2e import airflow, outbox_day
+from tests.conftest import SMALL_END, generate_small_world, table_checksums
+from tests.e2e.test_operator_daily_e2e import airflow, dag_environment, outbox_day
 
 pytestmark = pytest.mark.e2e
 
@@ -24,36 +21,16 @@ DIALECT = "example_operator"
 
 def run_world(landing: Path, work: Path, profile: str) -> dict[str, str]:
     """A fresh Airflow home and warehouse; the DAG's first run for SMALL_END takes in all history."""
-    home, data = work / "airflow_home", work / "data"
-    home.mkdir(parents=True)
-    data.mkdir()
-    env = airflow_environment(airflow_home=home, base=dict(os.environ, AIRFLOW_HOME=str(home)))
-    env.update(
-        TELCO_MART_DATA_DIR=str(data),
-        TELCO_MART_LANDING_DIR=str(landing),
-        TELCO_MART_WAREHOUSE=str(data / "warehouse.duckdb"),
-        TELCO_MART_TASK_RETRIES="0",
-        TELCO_MART_OPERATOR_PROFILE=profile,
-    )
-    airflow(env, "db", "migrate")
-    airflow(env, "pools", "set", WAREHOUSE_POOL, "1", "single DuckDB writer")
+    (work / "airflow_home").mkdir()
+    (work / "data").mkdir()
+    env = dag_environment(landing, work / "airflow_home", work / "data", TELCO_MART_OPERATOR_PROFILE=profile)
     airflow(env, "dags", "test", "operator_daily", SMALL_END.isoformat())
     return env
 
 
 @pytest.fixture(scope="module")
 def runs(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
-    dialect_landing = tmp_path_factory.mktemp("landing_dialect")
-    generate(  # the small_landing world (tests/conftest.py), spelled as the example operator does
-        subscribers=SMALL_SUBSCRIBERS,
-        start=SMALL_START,
-        end=SMALL_END,
-        seed=7,
-        out=dialect_landing,
-        fmt="csv",
-        events_per_sub_day=4.0,
-        dialect=DIALECT,
-    )
+    dialect_landing = generate_small_world(tmp_path_factory.mktemp("landing_dialect"), DIALECT)
     return {
         "default": run_world(small_landing, tmp_path_factory.mktemp("run_default"), "default"),
         "dialect": run_world(dialect_landing, tmp_path_factory.mktemp("run_dialect"), DIALECT),

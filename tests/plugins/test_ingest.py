@@ -10,7 +10,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from telco_mart.contract import load_contract
 from telco_mart.ingest import ingest
@@ -90,22 +89,6 @@ def write_feed(
     lines = [",".join(columns)] + [",".join(row.get(c, "") for c in columns) for row in rows]
     path.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    root = tmp_path / "landing"
-    write_feed(root, "plans", [PLAN])
-    write_feed(root, "subscribers", [SUBSCRIBER])
-    write_feed(root, "cells", [CELL])
-    return root
-
-
-@pytest.fixture
-def con(tmp_path: Path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
 
 
 def quarantine(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, str]]:

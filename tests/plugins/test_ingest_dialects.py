@@ -8,7 +8,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
-import pytest
 import yaml
 
 from telco_mart.contract import load_contract
@@ -31,22 +30,6 @@ def profile_file(tmp_path: Path, document: dict) -> OperatorProfile:
     path = tmp_path / "operator.yml"
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
     return load_profile(str(path))
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    root = tmp_path / "landing"
-    write_feed(root, "plans", [PLAN])
-    write_feed(root, "subscribers", [SUBSCRIBER, {**SUBSCRIBER, "subscriber_id": "S2", "msisdn": "+254700000002"}])
-    write_feed(root, "cells", [CELL])
-    return root
-
-
-@pytest.fixture
-def con(tmp_path: Path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
 
 
 def run(con, landing: Path, profile: OperatorProfile | None = None):

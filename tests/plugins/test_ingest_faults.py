@@ -10,30 +10,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from telco_mart.contract import load_contract
 from telco_mart.ingest import ingest
-from tests.plugins.test_ingest import CELL, DAY, EVENT, PLAN, SUBSCRIBER, write_feed
+from tests.plugins.test_ingest import DAY, EVENT, write_feed
 
 CONTRACT = load_contract()
 USAGE_COLUMNS = CONTRACT.feed("usage_events").column_names
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    root = tmp_path / "landing"
-    write_feed(root, "plans", [PLAN])
-    write_feed(root, "subscribers", [SUBSCRIBER])
-    write_feed(root, "cells", [CELL])
-    return root
-
-
-@pytest.fixture
-def con(tmp_path: Path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
 
 
 def run(con, landing: Path):
