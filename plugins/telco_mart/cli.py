@@ -336,7 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
-    return args.func(args)
+    from telco_mart.contract.operator_profile import ProfileError
+
+    try:
+        return args.func(args)
+    except ProfileError as bad:  # a profile a person wrote: the reason, not a traceback
+        print(f"operator profile: {bad}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
