@@ -17,6 +17,9 @@ DEMO_FORMAT ?= parquet
 # Mean usage records per active subscriber per day: 5 keeps the demo to a coffee break
 # (18M usage rows); the benchmark uses 10 or more for realistic density.
 DEMO_EVENTS_PER_SUB_DAY ?= 5
+# An operator profile to write the demo's CSV files in (e.g. example_operator, with
+# DEMO_FORMAT=csv) and to run the DAG under; empty: the contract's own spelling.
+DEMO_DIALECT ?=
 
 export TELCO_MART_DATA_DIR ?= $(CURDIR)/data
 export TELCO_MART_WAREHOUSE ?= $(TELCO_MART_DATA_DIR)/warehouse.duckdb
@@ -26,7 +29,7 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := false
 
 LANDING := $(TELCO_MART_DATA_DIR)/landing
-DEMO_DATA_STAMP := $(LANDING)/_truth/.demo-$(DEMO_SUBSCRIBERS)-$(DEMO_START)-$(DEMO_END)-$(DEMO_SEED)-$(DEMO_FORMAT)-$(DEMO_EVENTS_PER_SUB_DAY)
+DEMO_DATA_STAMP := $(LANDING)/_truth/.demo-$(DEMO_SUBSCRIBERS)-$(DEMO_START)-$(DEMO_END)-$(DEMO_SEED)-$(DEMO_FORMAT)-$(DEMO_EVENTS_PER_SUB_DAY)$(if $(DEMO_DIALECT),-$(DEMO_DIALECT))
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
 
@@ -65,7 +68,8 @@ data: $(DEMO_DATA_STAMP)
 $(DEMO_DATA_STAMP): $(STAMP)
 	rm -rf $(LANDING)
 	$(BIN)/telco-mart generate --subscribers $(DEMO_SUBSCRIBERS) --start $(DEMO_START) --end $(DEMO_END) \
-		--seed $(DEMO_SEED) --format $(DEMO_FORMAT) --events-per-sub-day $(DEMO_EVENTS_PER_SUB_DAY) --out $(LANDING)
+		--seed $(DEMO_SEED) --format $(DEMO_FORMAT) --events-per-sub-day $(DEMO_EVENTS_PER_SUB_DAY) --out $(LANDING) \
+		$(if $(DEMO_DIALECT),--dialect $(DEMO_DIALECT))
 	touch $@
 
 # The warehouse is created only by `telco-mart init` (a mistyped path must not become a new,
@@ -74,7 +78,8 @@ init: $(STAMP)
 	$(BIN)/telco-mart init
 
 demo: $(STAMP) airflow-init dbt-parse data init
-	$(BIN)/telco-mart airflow dags test operator_daily $(DEMO_END) > $(AIRFLOW_HOME)/demo-run.log 2>&1 \
+	$(if $(DEMO_DIALECT),TELCO_MART_OPERATOR_PROFILE=$(DEMO_DIALECT)) \
+		$(BIN)/telco-mart airflow dags test operator_daily $(DEMO_END) > $(AIRFLOW_HOME)/demo-run.log 2>&1 \
 		|| (tail -n 80 $(AIRFLOW_HOME)/demo-run.log; echo "operator_daily failed: full log in $(AIRFLOW_HOME)/demo-run.log"; exit 1)
 	$(BIN)/telco-mart summary --run-log $(AIRFLOW_HOME)/demo-run.log
 

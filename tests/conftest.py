@@ -44,12 +44,10 @@ def _no_telemetry() -> Iterator[None]:
     mp.undo()
 
 
-@pytest.fixture(scope="session")
-def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four clean days of generated CSV feeds for 300 subscribers (read-only: copy to modify)."""
+def generate_small_world(out: Path, dialect: str | None = None) -> Path:
+    """The small world as CSV, in the contract's own spelling or an operator profile's ``dialect``."""
     from telco_mart.generate import generate
 
-    out = tmp_path_factory.mktemp("landing")
     generate(
         subscribers=SMALL_SUBSCRIBERS,
         start=SMALL_START,
@@ -58,8 +56,15 @@ def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
         out=out,
         fmt="csv",
         events_per_sub_day=4.0,
+        dialect=dialect,
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four clean days of generated CSV feeds for 300 subscribers (read-only: copy to modify)."""
+    return generate_small_world(tmp_path_factory.mktemp("landing"))
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         defects=args.defects,
         events_per_sub_day=args.events_per_sub_day,
         log=print,
+        dialect=args.dialect,
     )
     print(
         f"generated {summary.files_written:,} files in {summary.seconds:.1f}s under {summary.out}: "
@@ -48,21 +49,39 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
+    from telco_mart.contract.operator_profile import load_profile
     from telco_mart.ingest import ingest
     from telco_mart.warehouse import connect
 
     settings = Settings.from_env()
     landing = args.landing or settings.landing_dir
     warehouse = args.warehouse or settings.warehouse_path
+    profile = load_profile(args.profile)
     dates = None
     if args.start:
         end = args.end or args.start
         dates = [date.fromordinal(d) for d in range(args.start.toordinal(), end.toordinal() + 1)]
+    if args.dry_run:
+        return _dry_run(args, landing, warehouse, dates, profile)
     run_date = (dates[-1] if dates else None) or args.date or date.today()
     with connect(warehouse, settings=settings) as con:
-        report = ingest(con, landing, run_date, dates=dates, progress=print)
+        report = ingest(con, landing, run_date, dates=dates, progress=print, profile=profile)
     print(json.dumps(report.summary(), indent=2))
     return 1 if report.totals()["files_rejected"] and args.fail_on_rejected else 0
+
+
+def _dry_run(args: argparse.Namespace, landing: Path, warehouse: Path, dates: list[date] | None, profile) -> int:
+    """``ingest --dry-run``: each file's verdict, nothing written (telco_mart.ingest.dry_run)."""
+    from telco_mart.ingest.dry_run import dry_run
+
+    if dates is None and args.date:
+        dates = [args.date]
+    report = dry_run(landing, dates, warehouse=warehouse, profile=profile)
+    print(report.describe())
+    if args.json:
+        args.json.write_text(json.dumps(report.summary(), indent=2), encoding="utf-8")
+        print(f"verdicts: {args.json}")
+    return 1 if report.totals()["files_would_reject"] and args.fail_on_rejected else 0
 
 
 def _cmd_contract(args: argparse.Namespace) -> int:
@@ -319,6 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="mean usage events per active subscriber per day",
     )
+    gen.add_argument(
+        "--dialect",
+        help="write the CSV files as an operator profile spells them (a bundled name such as example_operator, "
+        "or a YAML path); ingest them with TELCO_MART_OPERATOR_PROFILE set to the same",
+    )
     gen.set_defaults(func=_cmd_generate)
 
     ing = sub.add_parser("ingest", help="load landed files into the warehouse's raw schema")
@@ -328,6 +352,16 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--landing", type=Path, help="landing folder (default $TELCO_MART_LANDING_DIR)")
     ing.add_argument("--warehouse", type=Path, help="DuckDB file (default $TELCO_MART_WAREHOUSE)")
     ing.add_argument("--fail-on-rejected", action="store_true", help="exit 1 when a file was rejected")
+    ing.add_argument(
+        "--profile", help="operator profile: a bundled name or a YAML path (default $TELCO_MART_OPERATOR_PROFILE)"
+    )
+    ing.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="report per file what would load, be normalised and be quarantined, and why; write nothing "
+        "(dates: --start/--end, --date, or every delivery date landed)",
+    )
+    ing.add_argument("--json", type=Path, help="with --dry-run: also write the verdicts as JSON to this file")
     ing.set_defaults(func=_cmd_ingest)
 
     con = sub.add_parser("contract", help="render the raw contract as Markdown")
@@ -430,7 +464,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
-    return args.func(args)
+    from telco_mart.contract.operator_profile import ProfileError
+
+    try:
+        return args.func(args)
+    except ProfileError as bad:  # a profile a person wrote: the reason, not a traceback
+        print(f"operator profile: {bad}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

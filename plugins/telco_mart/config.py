@@ -11,6 +11,7 @@ directory with one variable, and tests point a whole run at a temporary folder.
 | TELCO_MART_OUTBOX_DIR | `$TELCO_MART_DATA_DIR/outbox` | published campaign target lists |
 | TELCO_MART_DBT_PROJECT_DIR | `<repo>/dbt_project` | the dbt project |
 | TELCO_MART_CAMPAIGN_CATALOG | `<repo>/campaigns/catalog.yml` | the campaign catalog (docs/campaigns.md) |
+| TELCO_MART_OPERATOR_PROFILE | `default` | operator profile: a name or a YAML path (docs/onboarding.md) |
 | TELCO_MART_DUCKDB_MEMORY_LIMIT | `8GB` | DuckDB memory cap; it spills to disk past it |
 | TELCO_MART_DUCKDB_THREADS | number of cores | DuckDB worker threads |
 | TELCO_MART_TASK_RETRIES | `2` | Airflow retries of a failed task (with exponential backoff) |
@@ -65,6 +66,7 @@ class Settings:
     dbt_unit_tests: bool = False
     lock_wait_seconds: float = 900.0
     start_date: date = date(2026, 1, 1)
+    operator_profile: str = "default"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -83,6 +85,7 @@ class Settings:
             dbt_unit_tests=os.environ.get("TELCO_MART_DBT_UNIT_TESTS", "false").strip().lower() in ("1", "true", "yes"),
             lock_wait_seconds=float(os.environ.get("TELCO_MART_LOCK_WAIT_SECONDS", "900")),
             start_date=date.fromisoformat(os.environ.get("TELCO_MART_START_DATE", "2026-01-01")),
+            operator_profile=os.environ.get("TELCO_MART_OPERATOR_PROFILE", "default"),
         )
 
     def with_warehouse(self, path: Path) -> Settings:

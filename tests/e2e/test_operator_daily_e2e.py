@@ -23,16 +23,15 @@ pytestmark = pytest.mark.e2e
 AIRFLOW = str(Path(sys.executable).with_name("telco-mart"))
 
 
-@pytest.fixture(scope="module")
-def env(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("airflow_home")
-    data = tmp_path_factory.mktemp("data")
+def dag_environment(landing: Path, home: Path, data: Path, **settings: str) -> dict[str, str]:
+    """A migrated Airflow home running the project's DAG on ``landing``, writing under ``data``."""
     environment = airflow_environment(airflow_home=home, base=dict(os.environ, AIRFLOW_HOME=str(home)))
     environment.update(
         TELCO_MART_DATA_DIR=str(data),
-        TELCO_MART_LANDING_DIR=str(small_landing),
+        TELCO_MART_LANDING_DIR=str(landing),
         TELCO_MART_WAREHOUSE=str(data / "warehouse.duckdb"),
         TELCO_MART_TASK_RETRIES="0",
+        **settings,
     )
     airflow(environment, "db", "migrate")
     airflow(environment, "pools", "set", WAREHOUSE_POOL, "1", "single DuckDB writer")
@@ -43,6 +42,11 @@ def env(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
 def init_warehouse(env: dict[str, str]) -> None:
     """``telco-mart init``, as a deployment runs it once: nothing else creates a warehouse."""
     subprocess.run([AIRFLOW, "init"], env=env, check=True, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def env(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return dag_environment(small_landing, tmp_path_factory.mktemp("airflow_home"), tmp_path_factory.mktemp("data"))
 
 
 def airflow(env: dict[str, str], *args: str, expect_failure: bool = False) -> str:

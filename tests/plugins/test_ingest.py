@@ -11,7 +11,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from telco_mart.contract import load_contract
 from telco_mart.ingest import ingest
@@ -91,22 +90,6 @@ def write_feed(
     lines = [",".join(columns)] + [",".join(row.get(c, "") for c in columns) for row in rows]
     path.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def landing(tmp_path: Path) -> Path:
-    root = tmp_path / "landing"
-    write_feed(root, "plans", [PLAN])
-    write_feed(root, "subscribers", [SUBSCRIBER])
-    write_feed(root, "cells", [CELL])
-    return root
-
-
-@pytest.fixture
-def con(tmp_path: Path):
-    connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    yield connection
-    connection.close()
 
 
 def quarantine(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, str]]:
@@ -384,11 +367,11 @@ def test_a_reader_error_inside_the_warehouse_still_rejects_the_file_alone(con, l
         pq.write_table(pa.table({k: [v] for k, v in {**EVENT, "event_id": event_id}.items()}), folder / name)
     real_stage_file = loader.stage_file
 
-    def stage_file_failing_for_part_1(con, path, columns):
+    def stage_file_failing_for_part_1(con, path, columns, *rest):
         if path.name == "part-1.parquet":
             # what a file DuckDB cannot read does to the load's transaction
             con.execute("select * from read_parquet('/nonexistent/part-1.parquet')")
-        return real_stage_file(con, path, columns)
+        return real_stage_file(con, path, columns, *rest)
 
     monkeypatch.setattr(loader, "stage_file", stage_file_failing_for_part_1)
     report = run(con, landing)

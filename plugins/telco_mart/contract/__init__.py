@@ -93,10 +93,15 @@ class Feed:
         raise KeyError(f"feed {self.name!r} has no column {name!r}")
 
 
+#: The zone every stored timestamp is in: a file's values are converted to it at ingestion.
+STORED_TIME_ZONE = "UTC"
+
+
 @dataclass(frozen=True)
 class Contract:
     version: int
     feeds: dict[str, Feed]
+    time_zone: str = STORED_TIME_ZONE
 
     def feed(self, name: str) -> Feed:
         try:
@@ -185,7 +190,13 @@ def parse_contract(data: dict[str, Any]) -> Contract:
         for col in feed.columns:
             if col.references and col.references not in feeds:
                 raise ContractError(f"{feed.name}.{col.name} references unknown feed {col.references!r}")
-    return Contract(version=int(data.get("version", 1)), feeds=feeds)
+    time_zone = str(data.get("time_zone", STORED_TIME_ZONE))
+    if time_zone != STORED_TIME_ZONE:
+        raise ContractError(
+            f"time_zone {time_zone!r}: the warehouse stores timestamps in {STORED_TIME_ZONE}; a feed written in "
+            "another zone says so in the operator profile"
+        )
+    return Contract(version=int(data.get("version", 1)), feeds=feeds, time_zone=time_zone)
 
 
 @cache
@@ -218,6 +229,12 @@ def render_markdown(contract: Contract) -> str:
         "a value out of range or outside its value set, a duplicate key or an unknown reference "
         "is quarantined with its reason.",
         "",
+        f"Every timestamp is stored in {contract.time_zone}. A file's values are read through its operator "
+        "profile (`TELCO_MART_OPERATOR_PROFILE`, [onboarding](onboarding.md)): a timestamp with a UTC offset "
+        "(`2026-01-01 23:30:00-05:00`) is converted to UTC (`2026-01-02 04:30:00`), a timestamp without one is "
+        "read in the feed's declared time zone (default UTC). Dates and timestamps outside the profile's sane "
+        "window (default 1900-01-01 to 2199-12-31 for timestamps, to 9999-12-31 for dates) are quarantined.",
+        "",
     ]
     for feed in contract.feeds.values():
         lines += [
@@ -244,8 +261,9 @@ def render_markdown(contract: Contract) -> str:
                 checks.append(f"references `{col.references}`")
             if col.pii:
                 checks.append("PII")
+            kind = f"{col.type} ({contract.time_zone})" if col.type == "timestamp" else col.type
             lines.append(
-                f"| `{col.name}` | {col.type} | {'yes' if col.required else 'no'} | "
+                f"| `{col.name}` | {kind} | {'yes' if col.required else 'no'} | "
                 f"{'; '.join(checks)} | {col.description} |"
             )
         lines.append("")

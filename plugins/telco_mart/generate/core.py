@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from telco_mart import __version__
 from telco_mart.contract import load_contract
+from telco_mart.contract.operator_profile import load_profile
 from telco_mart.generate.activity import (
     USAGE_BLOCK_SUBSCRIBERS,
     DayState,
@@ -91,6 +92,7 @@ def generate(
     log: Callable[[str], None] | None = None,
     settings: GeneratorSettings = DEFAULT_SETTINGS,
     usage_block_subscribers: int = USAGE_BLOCK_SUBSCRIBERS,
+    dialect: str | None = None,
 ) -> GenerationSummary:
     """Write every contract feed for each delivery day from ``start`` to ``end`` into ``out``.
 
@@ -99,13 +101,20 @@ def generate(
     province-size day takes. The same arguments give byte-identical files. Files of an
     earlier run in ``out`` that this run does not write are left alone (``_truth/defects.json``
     excepted, so the answer key never describes defects that are not there).
+
+    ``dialect`` names an operator profile (or a path to one): the CSV files are then written
+    as that operator writes them (see ``writer.write_dialect_csv``), the same world in
+    another spelling; ingest them with ``TELCO_MART_OPERATOR_PROFILE`` set to the same profile.
     """
     _check(subscribers, start, end, seed, fmt, defects, events_per_sub_day)
+    if dialect is not None and (fmt != "csv" or defects):
+        raise ValueError("a dialect is written as CSV (fmt='csv') and without planted defects")
     began = time.perf_counter()
     say = log or (lambda _line: None)
     out = Path(out)
     first, last = day_number(start), day_number(end)
     contract = load_contract()
+    profile = load_profile(dialect, contract) if dialect is not None else None
     world = _build_world(subscribers, first, last, seed, settings, events_per_sub_day)
     population = world.population
     say(
@@ -113,7 +122,7 @@ def generate(
         f"activations to come, {world.network.size:,} cells ({time.perf_counter() - began:.1f}s)"
     )
 
-    writer = FeedWriter(out, fmt, contract)
+    writer = FeedWriter(out, fmt, contract, profile)
     usage_this_month = np.zeros(population.size)
     for day in range(first, last + 1):
         date = to_date(day)
@@ -150,7 +159,7 @@ def generate(
         "fmt": fmt,
         "defects": defects,
         "events_per_sub_day": events_per_sub_day,
-    }
+    } | ({"dialect": dialect} if dialect is not None else {})
     _write_truth(out / TRUTH_DIR, world, first, last, planted if defects else None, arguments, settings)
     seconds = time.perf_counter() - began
     files = len(writer.written | {out / d.file for d in planted})

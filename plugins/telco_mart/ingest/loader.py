@@ -13,8 +13,10 @@ Rules (docs/ingestion.md says the same for operators):
   registry entry is kept with status ``replaced``.
 - A file missing a required column is ``rejected`` whole, with the missing columns named;
   the other feeds go on. So is a file that cannot be read at all (a Parquet file cut short
-  by an unfinished copy, a CSV that is not UTF-8), with the reader's error; its corrected
-  copy, a new checksum under the same path, is loaded by the next run.
+  by an unfinished copy or with a corrupt page, a CSV that is not in its encoding), with the
+  reader's error; its corrected copy, a new checksum under the same path, is loaded by the
+  next run. So is an empty file (no header at all), said as such; a file with a header and
+  no rows loads nothing and says so in its note.
 - Otherwise every row is loaded or quarantined with its reasons, and the registry entry
   records ``rows_read = rows_loaded + rows_quarantined + rows_rejected``.
 - Every run reads every file landed for any delivery date up to its run date that the
@@ -29,6 +31,9 @@ Rules (docs/ingestion.md says the same for operators):
 - A delivery taken back by ``retract_delivery`` is ``retracted``: its rows and quarantine
   entries are gone, the same file is not read again, and the other files of its feed and
   date are read afresh by the next run (their duplicates may have been judged against it).
+- Each file is read through its feed's dialect in the operator profile
+  (:mod:`telco_mart.contract.operator_profile`); values the dialect normalised are counted in the
+  registry (``rows_normalised``, and ``normalisations`` per kind and column).
 
 Each file is one transaction, so a crash leaves either the whole file or none of it.
 """
@@ -36,10 +41,12 @@ Each file is one transaction, so a crash leaves either the whole file or none of
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
@@ -47,11 +54,14 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from telco_mart.contract import Contract, Feed, load_contract
+from telco_mart.contract.operator_profile import FeedDialect, OperatorProfile, load_profile
 from telco_mart.ingest.reader import (
     INCOMING_TABLE,
     MALFORMED_TABLE,
+    EmptyFile,
     drop_incoming,
     read_header,
     stage_file,
@@ -61,6 +71,7 @@ from telco_mart.ingest.validate import (
     _q,
     any_value_fails,
     insert_select,
+    normalisations,
     reasons_expression,
     typed_expression,
     typed_name,
@@ -77,6 +88,28 @@ UNREADABLE_FILE_ERRORS = (pa.ArrowException, duckdb.IOException, duckdb.InvalidI
 
 #: The staged rows that must not load, with their reasons (``_line``, ``_reasons``).
 REJECTS_TABLE = "_rejects"
+
+#: DuckDB optimizers that act on what a file's footer claims instead of on its values. With
+#: them, a Parquet file whose statistics say "amounts from 0 to 90" has its ``amount < 0``
+#: check folded to false and its row groups skipped, and a corrupt page's negative amounts
+#: and timestamps in 289360 BC load with nothing quarantined. Off for every statement that
+#: reads a staged Parquet file (a CSV is staged into a temp table whose statistics DuckDB
+#: computed from the values).
+STATISTICS_OPTIMIZERS = (
+    "statistics_propagation",
+    "filter_pushdown",
+    "row_group_pruner",
+    "join_filter_pushdown",
+    "compressed_materialization",
+    "scalar_fn_pushdown",
+)
+
+#: Columns the registry gained after its first release: added to an existing warehouse.
+REGISTRY_ADDED_COLUMNS = {
+    "rows_normalised": "bigint default 0",  # rows loaded with at least one value normalised
+    "normalisations": "varchar",  # JSON {"<kind>:<column>": values} (validate.normalisations)
+    "file_modified_at": "timestamp",  # the file's mtime: unchanged size and mtime are not read again
+}
 
 REGISTRY_DDL = """
 create table if not exists raw.file_registry (
@@ -97,9 +130,6 @@ create table if not exists raw.file_registry (
     registered_at timestamp not null
 )
 """
-
-#: Columns added to the registry after its first version, for warehouses created before them.
-REGISTRY_ADDED_COLUMNS = {"file_modified_at": "timestamp"}
 
 #: Registry statuses of a path that still stand (the others are history of the path).
 STANDING_STATUSES = ("loaded", "rejected", "skipped_duplicate", "retracted")
@@ -130,6 +160,8 @@ class FileOutcome:
     rows_rejected: int = 0
     note: str | None = None
     seconds: float = 0.0
+    rows_normalised: int = 0
+    normalisations: dict[str, int] = field(default_factory=dict)
 
     def describe(self) -> str:
         text = (
@@ -138,6 +170,8 @@ class FileOutcome:
         )
         if self.rows_rejected:
             text += f" rejected {self.rows_rejected:,}"
+        if self.rows_normalised:
+            text += f" normalised {self.rows_normalised:,}"
         if self.note:
             text += f" ({self.note})"
         return text + f" [{self.seconds:.1f}s]"
@@ -213,8 +247,8 @@ def sha256_of(path: Path) -> str:
 def ensure_ingest_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     ensure_raw_schema(con, contract)
     con.execute(REGISTRY_DDL)
-    for column, sql_type in REGISTRY_ADDED_COLUMNS.items():
-        con.execute(f"alter table raw.file_registry add column if not exists {column} {sql_type}")
+    for column, definition in REGISTRY_ADDED_COLUMNS.items():
+        con.execute(f"alter table raw.file_registry add column if not exists {column} {definition}")
     con.execute(QUARANTINE_DDL)
 
 
@@ -262,9 +296,12 @@ def ingest(
     run_id: str | None = None,
     contract: Contract | None = None,
     progress: Callable[[str], None] | None = None,
+    profile: OperatorProfile | None = None,
 ) -> IngestReport:
-    """Load every new file landed for the dates in scope into `raw`, feed by feed."""
+    """Load every new file landed for the dates in scope into `raw`, feed by feed, each read
+    through its dialect in the operator ``profile`` (default: ``$TELCO_MART_OPERATOR_PROFILE``)."""
     contract = contract or load_contract()
+    profile = profile or load_profile(contract=contract)
     say = progress or log.info
     ensure_ingest_tables(con, contract)
     scan = sorted(dates) if dates is not None else dates_to_scan(landing_dir, run_date, contract)
@@ -286,12 +323,14 @@ def ingest(
                 rel = path.relative_to(landing_dir).as_posix()
                 if rel in standing and standing[rel] == _file_stamp(path):
                     continue  # registered, and unchanged since: not read again
-                outcome = ingest_file(con, feed, path, landing_dir, day, run_id=run_id, contract=contract)
+                outcome = ingest_file(
+                    con, feed, path, landing_dir, day, run_id=run_id, contract=contract, profile=profile
+                )
                 report.outcomes.append(outcome)
                 if outcome.status != "skipped":
                     late = " (late delivery)" if day < run_date else ""
                     say(f"{feed_name:<20} {outcome.describe()}{late}")
-    replayed = replay_quarantine(con, contract, progress=say)
+    replayed = replay_quarantine(con, contract, progress=say, profile=profile)
     report.rows_replayed = sum(replayed.values())
     report.rebuilt_dates |= set(replayed) | set(pending_rebuilds(con))
     totals = report.totals()
@@ -316,8 +355,10 @@ def ingest_file(
     *,
     run_id: str | None = None,
     contract: Contract | None = None,
+    profile: OperatorProfile | None = None,
 ) -> FileOutcome:
     contract = contract or load_contract()
+    profile = profile or load_profile(contract=contract)
     started = time.perf_counter()
     rel = path.relative_to(landing_dir).as_posix()
     checksum = sha256_of(path)
@@ -362,7 +403,7 @@ def ingest_file(
             outcome.status = "skipped_duplicate"
             outcome.note = f"same content as {duplicate_of[0]}"
             return
-        _load_rows(con, feed, path, rel, delivery_date, load_id, outcome, contract)
+        _load_rows(con, feed, path, rel, delivery_date, load_id, outcome, contract, profile)
         if same_path and outcome.status == "loaded":
             outcome.status = "replaced_by_new"
             outcome.note = "corrected re-delivery replaced the earlier version" + (
@@ -399,9 +440,16 @@ def _load_rows(
     load_id: str,
     outcome: FileOutcome,
     contract: Contract,
+    profile: OperatorProfile | None = None,
 ) -> None:
+    profile = profile or load_profile(contract=contract)
+    dialect = profile.feed(feed.name)
+    _restore_optimizers(con)
     try:
-        header = read_header(path)
+        header = read_header(path, dialect)
+    except EmptyFile as empty:
+        _reject_whole(outcome, rel, str(empty), 0)
+        return
     except UNREADABLE_FILE_ERRORS as error:
         raise UnreadableFile.of(con, path, error) from error
     missing = [c for c in feed.required_columns if c not in header]
@@ -419,17 +467,48 @@ def _load_rows(
     present = [c for c in feed.column_names if c in header]
 
     try:
-        read = stage_file(con, path, present)
+        with _optimizers_off(con, _statistics_optimizers(path.suffix == ".parquet")):
+            read = stage_file(con, path, present, dialect)
+            staged_as = staged_types(con)
+            staged = {c: staged_as[c] for c in present}
+            rejected = _find_rejects(con, feed, staged, rel, delivery_date, contract, profile)
+            _insert_rows(con, feed, staged, present, rel, delivery_date, load_id, rejected, dialect)
+            outcome.rows_normalised, outcome.normalisations = _count_normalisations(
+                con, feed, staged, rejected, dialect
+            )
     except UNREADABLE_FILE_ERRORS as error:
+        # a corrupt page shows when its values are read, after the header and the footer
         raise UnreadableFile.of(con, path, error) from error
-    staged_as = staged_types(con)
-    staged = {c: staged_as[c] for c in present}
-    rejected = _find_rejects(con, feed, staged, rel, delivery_date, contract)
+    if read.byte_order_mark:
+        outcome.normalisations = {"byte_order_mark": 1, **outcome.normalisations}
+        notes.append("UTF-8 byte order mark removed")
+    if read.rows_read == 0:
+        notes.append("header only: no data rows")
+    outcome.status = "loaded"
+    outcome.rows_read = read.rows_read
+    outcome.rows_loaded = read.rows_staged - rejected
+    outcome.rows_quarantined = rejected + len(read.malformed)
+    outcome.note = "; ".join(notes) or None
+    if outcome.rows_read != outcome.rows_loaded + outcome.rows_quarantined:
+        raise RuntimeError(f"{rel}: rows do not reconcile ({outcome.describe()})")
 
+
+def _insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    staged: dict[str, str],
+    present: list[str],
+    rel: str,
+    delivery_date: date,
+    load_id: str,
+    rejected: int,
+    dialect: FeedDialect,
+) -> None:
+    """The staged file's valid rows into raw, its rejects and malformed lines into quarantine."""
     raw_table = f"raw.{_q(feed.name)}"
     keep_valid = f"anti join {REJECTS_TABLE} r on r._line = i._line" if rejected else ""
     con.execute(
-        f"insert into {raw_table} select\n    {insert_select(feed, staged)},\n"
+        f"insert into {raw_table} select\n    {insert_select(feed, staged, dialect=dialect)},\n"
         f"    ? as _source_file, i._line, ? as _delivery_date, ? as _load_id, current_timestamp::timestamp\n"
         f"from {INCOMING_TABLE} i {keep_valid}",
         [rel, delivery_date, load_id],
@@ -451,13 +530,87 @@ def _load_rows(
         f"from {MALFORMED_TABLE} m",
         [feed.name, rel, delivery_date, load_id],
     )
-    outcome.status = "loaded"
-    outcome.rows_read = read.rows_read
-    outcome.rows_loaded = read.rows_staged - rejected
-    outcome.rows_quarantined = rejected + len(read.malformed)
-    outcome.note = "; ".join(notes) or None
-    if outcome.rows_read != outcome.rows_loaded + outcome.rows_quarantined:
-        raise RuntimeError(f"{rel}: rows do not reconcile ({outcome.describe()})")
+
+
+def _count_normalisations(
+    con: duckdb.DuckDBPyConnection, feed: Feed, staged: dict[str, str], rejected: int, dialect: FeedDialect
+) -> tuple[int, dict[str, int]]:
+    """Rows loaded with a value the dialect normalised, and the values per ``<kind>:<column>``.
+
+    One pass over the loaded rows, over the columns a normalisation can touch: on the
+    contract's own spelling only the text timestamps (a UTC offset), whose first test is a
+    few LIKEs that ``2026-01-31 23:59:59`` never passes.
+    """
+    conditions = [
+        (condition, f"{kind}:{column.name}")
+        for column in feed.columns
+        if column.name in staged
+        for condition, kind in normalisations(column, staged[column.name], dialect)
+    ]
+    if not conditions:
+        return 0, {}
+    keep_valid = f"anti join {REJECTS_TABLE} r on r._line = i._line" if rejected else ""
+    any_row = " or ".join(f"({c})" for c, _ in conditions)
+    counts = fetch_one(
+        con,
+        f"select count(*) filter (where {any_row}), "
+        + ", ".join(f"count(*) filter (where {c})" for c, _ in conditions)
+        + f" from {INCOMING_TABLE} i {keep_valid}",
+    )
+    per_kind = {kind: int(n) for (_, kind), n in zip(conditions, counts[1:], strict=True) if n}
+    return int(counts[0]), per_kind
+
+
+def _temp_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("select table_name from duckdb_tables() where database_name = 'temp'").fetchall()
+    return {row[0] for row in rows}
+
+
+#: Settings a failed statement could not put back, by connection (see _optimizers_off).
+_OPTIMIZERS_TO_RESTORE: dict[int, str] = {}
+
+
+def _set_optimizers(con: duckdb.DuckDBPyConnection, disabled: str) -> None:
+    con.execute(f"set disabled_optimizers = '{disabled}'")
+
+
+def _restore_optimizers(con: duckdb.DuckDBPyConnection) -> None:
+    """Put back the optimizers a failed read left off."""
+    if (before := _OPTIMIZERS_TO_RESTORE.pop(id(con), None)) is not None:
+        _set_optimizers(con, before)
+
+
+def _statistics_optimizers(parquet: bool, *, but: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The optimizers to turn off for a statement over the staged file (none for a CSV)."""
+    return tuple(o for o in STATISTICS_OPTIMIZERS if o not in but) if parquet else ()
+
+
+@contextmanager
+def _optimizers_off(con: duckdb.DuckDBPyConnection, names: Iterable[str]) -> Iterator[None]:
+    """Run the block with exactly the DuckDB optimizers ``names`` off, then put back what was.
+
+    Statements over a staged Parquet file run with :data:`STATISTICS_OPTIMIZERS` off, so that
+    every check reads the values whatever the footer claims. DuckDB settings are not
+    transactional and cannot be changed in an aborted transaction: when a corrupt page fails
+    a statement here, the next file's load puts the setting back (or it goes with the
+    connection). Nothing else in the project turns optimizers off.
+    """
+    known = {row[0] for row in con.execute("select name from duckdb_optimizers()").fetchall()}
+    wanted = ",".join(sorted(n for n in set(names) if n in known))
+    before = fetch_one(con, "select current_setting('disabled_optimizers')")[0]
+    if wanted == before:
+        yield
+        return
+    _set_optimizers(con, wanted)
+    try:
+        yield
+    except BaseException:
+        try:
+            _set_optimizers(con, before)
+        except duckdb.Error:
+            _OPTIMIZERS_TO_RESTORE[id(con)] = before  # the outermost block, which runs last, wins
+        raise
+    _set_optimizers(con, before)
 
 
 def _find_rejects(
@@ -467,6 +620,7 @@ def _find_rejects(
     rel: str,
     delivery_date: date,
     contract: Contract,
+    profile: OperatorProfile | None = None,
 ) -> int:
     """Build ``_rejects(_line, _reasons)``: every staged row that must not load, with why.
 
@@ -480,12 +634,20 @@ def _find_rejects(
        holds such a file (a day delivered as part files);
 
     so a valid row is typed twice (here and on its way into raw) but never written twice.
+    Values are read through the feed's dialect in ``profile``; a reference to a feed the
+    profile declares not delivered is not checked (there is nothing to check it against).
     Returns the number of rejected rows.
     """
+    profile = profile or load_profile(contract=contract)
+    dialect = profile.feed(feed.name)
+    parquet = INCOMING_TABLE not in _temp_tables(con)
     raw_table = f"raw.{_q(feed.name)}"
-    typed = ", ".join(f"{typed_expression(feed.column(c), t)} as {typed_name(c)}" for c, t in staged.items())
+    typed = ", ".join(
+        f"{typed_expression(feed.column(c), t, dialect=dialect)} as {typed_name(c)}" for c, t in staged.items()
+    )
     joins, ref_reasons, ref_missing = [], [], []
-    for n, column in enumerate(c for c in feed.columns if c.references and c.name in staged):
+    checked = [c for c in feed.columns if c.references and c.name in staged and profile.feed(c.references).delivered]
+    for n, column in enumerate(checked):
         ref_feed = contract.feed(column.references)
         alias = f"ref{n}"
         joins.append(
@@ -495,21 +657,24 @@ def _find_rejects(
         missing = f"v.{typed_name(column.name)} is not null and {alias}.k is null"
         ref_missing.append(f"({missing})")
         ref_reasons.append(f"case when {missing} then 'unknown_reference:{column.name}' end")
-    con.execute(
-        f"""
-        create or replace temp table _value_rejects as
-        select v._line,
-            {reasons_expression(feed, staged)} as _value_reasons,
-            {"concat_ws('; ', " + ", ".join(ref_reasons) + ")" if ref_reasons else "''"} as _reference_reasons
-        from (select i.*, {typed} from {INCOMING_TABLE} i) v
-        {" ".join(joins)}
-        where {" or ".join([f"({any_value_fails(feed, staged)})", *ref_missing])}
-        """
-    )
+    # Without filter pushdown each typed value is computed once: pushed below the projection,
+    # the filter would recompute a timestamp's conversion for every check that names it.
+    with _optimizers_off(con, (*_statistics_optimizers(parquet), "filter_pushdown")):
+        con.execute(
+            f"""
+            create or replace temp table _value_rejects as
+            select v._line,
+                {reasons_expression(feed, staged, dialect)} as _value_reasons,
+                {"concat_ws('; ', " + ", ".join(ref_reasons) + ")" if ref_reasons else "''"} as _reference_reasons
+            from (select i.*, {typed} from {INCOMING_TABLE} i) v
+            {" ".join(joins)}
+            where {" or ".join([f"({any_value_fails(feed, staged, dialect)})", *ref_missing])}
+            """
+        )
 
     # Keys count once among rows whose values are valid: a row quarantined for its values
     # does not make a later, valid row with the same key a duplicate.
-    key_typed = {k: typed_expression(feed.column(k), staged[k]) for k in feed.key}
+    key_typed = {k: typed_expression(feed.column(k), staged[k], dialect=dialect) for k in feed.key}
     key_select = ", ".join(f"{expr} as {_q(k)}" for k, expr in key_typed.items())
     valid_rows = (
         f"from {INCOMING_TABLE} i anti join (select _line from _value_rejects where _value_reasons <> '') b "
@@ -526,22 +691,24 @@ def _find_rejects(
             f"insert into _duplicate_lines select i._line {valid_rows} "
             f"join _repeated_keys d on {key_match} where i._line > d._first_line"
         )
-    other_file_of_the_day = fetch_one(
-        con,
-        f"select count(*) from (select 1 from {raw_table} where _delivery_date = ? and _source_file <> ? limit 1)",
-        [delivery_date, rel],
-    )[0]
+    with _optimizers_off(con, ()):  # reads raw only: its zone maps hold
+        other_file_of_the_day = fetch_one(
+            con,
+            f"select count(*) from (select 1 from {raw_table} where _delivery_date = ? and _source_file <> ? limit 1)",
+            [delivery_date, rel],
+        )[0]
     if other_file_of_the_day:
         # only the earlier parts' keys this file also has: a day's sixth part file must not
-        # aggregate the five before it
+        # aggregate the five before it; raw's delivery date filter keeps its zone maps
         first_key = feed.key[0]
-        con.execute(
-            f"insert into _duplicate_lines select i._line {valid_rows} semi join "
-            f"(select distinct {', '.join(_q(k) for k in feed.key)} from {raw_table} "
-            f"where _delivery_date = ? and _source_file <> ? "
-            f"and {_q(first_key)} in (select {key_typed[first_key]} from {INCOMING_TABLE} i)) d on {key_match}",
-            [delivery_date, rel],
-        )
+        with _optimizers_off(con, _statistics_optimizers(parquet, but=("filter_pushdown",))):
+            con.execute(
+                f"insert into _duplicate_lines select i._line {valid_rows} semi join "
+                f"(select distinct {', '.join(_q(k) for k in feed.key)} from {raw_table} "
+                f"where _delivery_date = ? and _source_file <> ? "
+                f"and {_q(first_key)} in (select {key_typed[first_key]} from {INCOMING_TABLE} i)) d on {key_match}",
+                [delivery_date, rel],
+            )
     con.execute(
         f"""
         create or replace temp table {REJECTS_TABLE} as
@@ -568,7 +735,10 @@ _ONLY_UNKNOWN_REFERENCES = r"unknown_reference:[a-z_]+(; unknown_reference:[a-z_
 
 
 def replay_quarantine(
-    con: duckdb.DuckDBPyConnection, contract: Contract, progress: Callable[[str], None] | None = None
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    progress: Callable[[str], None] | None = None,
+    profile: OperatorProfile | None = None,
 ) -> dict[date, int]:
     """Load the quarantined rows whose only fault was a reference that has since arrived.
 
@@ -580,6 +750,7 @@ def replay_quarantine(
     queued for rebuild until a run builds it).
     """
     say = progress or log.info
+    profile = profile or load_profile(contract=contract)
     candidates = con.execute(
         "select feed, source_file, delivery_date, load_id, count(*) from raw.quarantine "
         "where regexp_full_match(reason, ?) group by all order by all",
@@ -589,7 +760,7 @@ def replay_quarantine(
     for feed_name, rel, delivery_date, load_id, waiting in candidates:
         feed = contract.feed(feed_name)
         with transaction(con):
-            loaded = _replay_file(con, feed, rel, delivery_date, load_id, contract)
+            loaded = _replay_file(con, feed, rel, delivery_date, load_id, contract, profile)
             if loaded:
                 request_rebuild(con, [delivery_date], f"{loaded} quarantined rows of {rel} replayed")
         if loaded:
@@ -599,8 +770,19 @@ def replay_quarantine(
 
 
 def _replay_file(
-    con: duckdb.DuckDBPyConnection, feed: Feed, rel: str, delivery_date: date, load_id: str, contract: Contract
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    rel: str,
+    delivery_date: date,
+    load_id: str,
+    contract: Contract,
+    profile: OperatorProfile,
 ) -> int:
+    # a CSV record holds the file's own text (the feed's dialect reads it); a Parquet record
+    # holds its typed values written as the contract writes them (the default profile reads it)
+    if not rel.endswith(".csv"):
+        profile = load_profile("default", contract=contract)
+    dialect = profile.feed(feed.name)
     columns = [
         name
         for (name,) in con.execute(
@@ -619,7 +801,7 @@ def _replay_file(
     )
     staged = dict.fromkeys(columns, "VARCHAR")
     # "" names no file: keys are checked against every row of the delivery, this file's included
-    _find_rejects(con, feed, staged, "", delivery_date, contract)
+    _find_rejects(con, feed, staged, "", delivery_date, contract, profile)
     con.execute(
         f"create or replace temp table _replayable as select i._line from {INCOMING_TABLE} i "
         f"anti join {REJECTS_TABLE} r on r._line = i._line"
@@ -628,7 +810,7 @@ def _replay_file(
     if not loaded:
         return 0
     con.execute(
-        f"insert into raw.{_q(feed.name)} select\n    {insert_select(feed, staged)},\n"
+        f"insert into raw.{_q(feed.name)} select\n    {insert_select(feed, staged, dialect=dialect)},\n"
         "    ? as _source_file, i._line, ? as _delivery_date, ? as _load_id, current_timestamp::timestamp\n"
         f"from {INCOMING_TABLE} i semi join _replayable p on p._line = i._line",
         [rel, delivery_date, load_id],
@@ -720,8 +902,9 @@ class UnreadableFile(Exception):
     Failing the run instead would hold back every other feed's delivery for one bad file,
     and the error would not name it. Rejected, it is in the registry with the reader's
     message, and the raw gate fails its day (``files_rejected``), so nothing of it reaches
-    the marts unnoticed. A CSV's lines are still counted; a Parquet file without a readable
-    footer has no row count to give.
+    the marts unnoticed. A CSV's lines are still counted, and a Parquet file's rows when its
+    footer reads (a corrupt page); a Parquet file without a readable footer has no row count
+    to give.
     """
 
     def __init__(self, note: str, rows: int) -> None:
@@ -732,7 +915,11 @@ class UnreadableFile(Exception):
     @classmethod
     def of(cls, con: duckdb.DuckDBPyConnection, path: Path, error: Exception) -> UnreadableFile:
         note = f"unreadable {path.suffix.lstrip('.')} file: {str(error).splitlines()[0][:300]}"
-        return cls(note, 0 if path.suffix == ".parquet" else _count_rows(con, path))
+        try:
+            rows = _count_rows(con, path)
+        except UNREADABLE_FILE_ERRORS:
+            rows = 0
+        return cls(note, rows)
 
 
 def _reject_whole(outcome: FileOutcome, rel: str, note: str, rows: int) -> None:
@@ -743,9 +930,13 @@ def _reject_whole(outcome: FileOutcome, rel: str, note: str, rows: int) -> None:
 
 
 def _count_rows(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    """Data rows in a file that is rejected whole, so the registry still accounts for them."""
+    """Data rows in a file that is rejected whole, so the registry still accounts for them.
+
+    Read without the warehouse (the footer, the line breaks), so that it also answers after a
+    reading error has aborted the load's transaction. A CSV counts lines, not records.
+    """
     if path.suffix == ".parquet":
-        return fetch_one(con, "select count(*) from read_parquet(?)", [str(path)])[0]
+        return pq.ParquetFile(path).metadata.num_rows
     lines, last = 0, b"\n"
     with path.open("rb") as fh:
         while chunk := fh.read(8 << 20):
@@ -767,8 +958,9 @@ def _register(
     status = "loaded" if outcome.status == "replaced_by_new" else outcome.status
     con.execute(
         "insert into raw.file_registry (load_id, feed, delivery_date, source_file, file_size, checksum_sha256, "
-        "status, rows_read, rows_loaded, rows_quarantined, rows_rejected, note, duplicate_of, run_id, registered_at, "
-        "file_modified_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "status, rows_read, rows_loaded, rows_quarantined, rows_rejected, note, duplicate_of, run_id, "
+        "rows_normalised, normalisations, registered_at, file_modified_at) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             load_id,
             outcome.feed,
@@ -784,6 +976,8 @@ def _register(
             outcome.note,
             duplicate_of,
             run_id,
+            outcome.rows_normalised,
+            json.dumps(outcome.normalisations, sort_keys=True) if outcome.normalisations else None,
             now(),  # UTC, as every record of telco_mart.ledger
             modified_at,
         ],

@@ -4,6 +4,11 @@ Validation happens in SQL over an all-text copy of the file, so a bad value beco
 quarantine reason instead of a reader crash. Rows the CSV parser cannot split (a truncated
 last line, a stray blank line) are kept too, as malformed rows with their line text: nothing
 a file carries disappears before it is accounted for.
+
+The header and the rows go through the same CSV reader, with the feed's dialect from the
+operator profile (encoding, delimiter, quoting): a byte order mark or a fully quoted header
+(RFC 4180) reads as the names it spells. ``_line`` is the physical line a row starts on, also
+after values that hold line breaks.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from telco_mart.contract.operator_profile import FeedDialect
 from telco_mart.warehouse import fetch_one
 
 INCOMING_TABLE = "_incoming"
@@ -25,6 +32,13 @@ MALFORMED_TABLE = "_malformed"
 #: Rows per batch streamed from a CSV file: large enough for DuckDB to work efficiently,
 #: small enough that a 100-million-row file never sits in memory whole.
 CSV_BLOCK_BYTES = 64 << 20
+#: Bytes read to find a CSV header (and to tell an empty file from one with a header).
+HEADER_BLOCK_BYTES = 4 << 20
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class EmptyFile(Exception):
+    """A file with nothing in it, not even a header: zero bytes, or only blank lines."""
 
 
 @dataclass
@@ -34,37 +48,93 @@ class ReadResult:
     header: list[str]
     rows_staged: int = 0
     malformed: list[tuple[int, str]] = field(default_factory=list)
+    #: The file started with a UTF-8 byte order mark, which the reader removed.
+    byte_order_mark: bool = False
 
     @property
     def rows_read(self) -> int:
         return self.rows_staged + len(self.malformed)
 
 
-def read_header(path: Path) -> list[str]:
+def has_byte_order_mark(path: Path) -> bool:
+    if path.suffix == ".parquet":
+        return False
+    with path.open("rb") as fh:
+        return fh.read(len(UTF8_BOM)) == UTF8_BOM
+
+
+def _check_not_empty(path: Path, dialect: FeedDialect) -> None:
+    if path.stat().st_size == 0:
+        raise EmptyFile("empty file (0 bytes): no header, no rows")
+    if path.suffix == ".parquet":
+        return
+    with path.open("rb") as fh:
+        start = fh.read(HEADER_BLOCK_BYTES + 1)
+    if len(start) <= HEADER_BLOCK_BYTES:
+        text = start.removeprefix(UTF8_BOM).decode(dialect.encoding, errors="replace")
+        if not text.strip():
+            raise EmptyFile(f"empty file ({len(start)} bytes of blank lines): no header, no rows")
+
+
+def _read_options(dialect: FeedDialect, **kwargs: object) -> pacsv.ReadOptions:
+    return pacsv.ReadOptions(use_threads=False, encoding=dialect.encoding, **kwargs)
+
+
+def _parse_options(dialect: FeedDialect, handler: object = None) -> pacsv.ParseOptions:
+    quoting = dialect.quote_char is not None
+    return pacsv.ParseOptions(
+        delimiter=dialect.delimiter,
+        quote_char=dialect.quote_char if quoting else False,
+        double_quote=quoting,
+        # a quoted value may hold a line break (RFC 4180): the block splitter must know
+        newlines_in_values=quoting,
+        ignore_empty_lines=False,
+        invalid_row_handler=handler,
+    )
+
+
+def _raw_header(path: Path, dialect: FeedDialect) -> list[str]:
+    """The header's names as the CSV reader parses them (quotes and a byte order mark removed)."""
+    reader = pacsv.open_csv(
+        path,
+        read_options=_read_options(dialect, block_size=HEADER_BLOCK_BYTES),
+        parse_options=_parse_options(dialect, lambda _row: "skip"),
+    )
+    return list(reader.schema.names)
+
+
+def read_header(path: Path, dialect: FeedDialect | None = None) -> list[str]:
+    """The column names of a landed file; :class:`EmptyFile` when it has none at all."""
+    dialect = dialect or FeedDialect(feed="")
+    _check_not_empty(path, dialect)
     if path.suffix == ".parquet":
         return list(pq.read_schema(path).names)
-    with path.open("r", encoding="utf-8", newline="") as fh:
-        first = fh.readline().rstrip("\r\n")
-    return [name.strip() for name in first.split(",")] if first else []
+    return [name.strip() for name in _raw_header(path, dialect)]
 
 
-def stage_file(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str]) -> ReadResult:
+def stage_file(
+    con: duckdb.DuckDBPyConnection, path: Path, columns: list[str], dialect: FeedDialect | None = None
+) -> ReadResult:
     """Make ``path`` readable as ``_incoming(_line, <columns>)``.
 
     ``columns`` are the contract columns the file has; others in the file are ignored.
-    ``_line`` is the physical line number in a CSV (header = 1) or the 1-based row number
-    in a Parquet file. A CSV is copied into a temp table as text; a Parquet file is a view.
+    ``_line`` is the physical line a row starts on in a CSV (header = 1) or the 1-based row
+    number in a Parquet file. A CSV is copied into a temp table as text; a Parquet file is a view.
     """
-    header = read_header(path)
+    dialect = dialect or FeedDialect(feed="")
+    _check_not_empty(path, dialect)
+    parquet = path.suffix == ".parquet"
+    raw_names = list(pq.read_schema(path).names) if parquet else _raw_header(path, dialect)
+    header = raw_names if parquet else [name.strip() for name in raw_names]
     drop_incoming(con)
     con.execute(f"create or replace temp table {MALFORMED_TABLE} (_line bigint, _text varchar)")
-    result = ReadResult(header=header)
-    if path.suffix == ".parquet":
+    result = ReadResult(header=header, byte_order_mark=has_byte_order_mark(path))
+    if parquet:
         _stage_parquet(con, path, columns, result)
     else:
         col_defs = ", ".join(f'"{c}" varchar' for c in columns)
         con.execute(f"create temp table {INCOMING_TABLE} (_line bigint, {col_defs})")
-        _stage_csv(con, path, header, columns, result)
+        _stage_csv(con, path, raw_names, columns, result, dialect)
     if result.malformed:
         con.executemany(f"insert into {MALFORMED_TABLE} values (?, ?)", result.malformed)
     return result
@@ -109,48 +179,118 @@ def staged_types(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {name: data_type.upper() for name, data_type in rows}
 
 
+def _may_span_lines(path: Path, dialect: FeedDialect) -> bool:
+    """Whether a record of the file may run over several lines: only inside quotes, so only
+    when the file holds the quote character at all (a bytes search, far cheaper than parsing)."""
+    if dialect.quote_char is None:
+        return False
+    quote = dialect.quote_char.encode(dialect.encoding)
+    if quote != dialect.quote_char.encode("ascii"):
+        return True  # not an ASCII-compatible encoding (UTF-16...): no shortcut
+    with path.open("rb") as fh:
+        while chunk := fh.read(8 << 20):
+            if quote in chunk:
+                return True
+    return False
+
+
 def _stage_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, header: list[str], columns: list[str], result: ReadResult
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    raw_names: list[str],
+    columns: list[str],
+    result: ReadResult,
+    dialect: FeedDialect,
 ) -> None:
-    rejected_lines: list[int] = []
+    rejected_records: list[int] = []
+    pending: list[tuple[int, str]] = []  # malformed records not yet given their physical line
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
-        # Single-threaded reading gives the physical line number of every rejected row.
-        result.malformed.append((int(row.number), row.text))
-        rejected_lines.append(int(row.number))
+        # Single-threaded reading numbers every rejected record (header = 1) in file order.
+        rejected_records.append(int(row.number))
+        pending.append((int(row.number), row.text))
         return "skip"
 
+    spans = _may_span_lines(path, dialect)
+    header = [name.strip() for name in raw_names]
+    # Line breaks inside quoted values push every later record down; to count them exactly
+    # every column is parsed, the ones the contract does not know included.
+    lines = _LineCounter(offset=sum(name.count("\n") for name in raw_names))
     reader = pacsv.open_csv(
         path,
-        read_options=pacsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK_BYTES, column_names=header, skip_rows=1),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid_row, ignore_empty_lines=False),
+        read_options=_read_options(dialect, block_size=CSV_BLOCK_BYTES, column_names=header, skip_rows=1),
+        parse_options=_parse_options(dialect, on_invalid_row),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header},
-            include_columns=columns,
+            include_columns=header if spans else columns,
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
         ),
     )
+    names = ", ".join(f'"{c}"' for c in columns)
     rows_before_batch = 0
     for batch in reader:
         n = batch.num_rows
         ordinals = np.arange(rows_before_batch + 1, rows_before_batch + n + 1, dtype=np.int64)
-        lines = _physical_lines(ordinals, rejected_lines)
-        table = pa.Table.from_batches([batch]).append_column("_line", pa.array(lines))
+        records = _physical_lines(ordinals, rejected_records)
+        breaks = _line_breaks(batch) if spans else np.zeros(n, dtype=np.int64)
+        last = int(records[-1]) if n else 0
+        placed = [p for p in pending if p[0] < last]
+        pending[:] = [p for p in pending if p[0] >= last]
+        good, bad = lines.place(records, breaks, placed, spans)
+        result.malformed += bad
+        table = pa.Table.from_batches([batch]).select(columns).append_column("_line", pa.array(good))
         con.register("_batch", table)
-        names = ", ".join(f'"{c}"' for c in columns)
         con.execute(f"insert into {INCOMING_TABLE} (_line, {names}) select _line, {names} from _batch")
         con.unregister("_batch")
         rows_before_batch += n
+    _, bad = lines.place(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), sorted(pending), spans)
+    result.malformed += bad
     result.rows_staged = rows_before_batch
 
 
-def _physical_lines(ordinals: np.ndarray, rejected_lines: list[int]) -> np.ndarray:
-    """Physical line of the k-th good data row, given the lines the parser rejected.
+def _line_breaks(batch: pa.RecordBatch) -> np.ndarray:
+    """Line breaks inside each row's values (quoted values may hold them)."""
+    total = np.zeros(batch.num_rows, dtype=np.int64)
+    for column in batch.columns:
+        total += pc.fill_null(pc.count_substring(column, "\n"), 0).to_numpy(zero_copy_only=False)
+    return total
 
-    Without rejects, good row k sits on line k + 1 (the header is line 1). Each rejected
-    line r_j (j-th reject, 1-based, sorted) pushes every good row with k >= r_j - j one
-    line further down.
+
+@dataclass
+class _LineCounter:
+    """Turns record numbers (header = 1) into physical lines, counting the line breaks inside
+    the records before each one: ``line = record + breaks in every earlier record``."""
+
+    offset: int = 0
+
+    def place(
+        self, records: np.ndarray, breaks: np.ndarray, malformed: list[tuple[int, str]], spans: bool
+    ) -> tuple[np.ndarray, list[tuple[int, str]]]:
+        """Physical lines of the good rows ``records`` (with ``breaks`` line breaks each) and
+        of the ``malformed`` (record, text) rows among them, in one pass in file order."""
+        if not spans:
+            return records, malformed
+        bad_records = np.asarray([r for r, _ in malformed], dtype=np.int64)
+        bad_breaks = np.asarray([text.count("\n") for _, text in malformed], dtype=np.int64)
+        all_records = np.concatenate([records, bad_records])
+        all_breaks = np.concatenate([breaks, bad_breaks])
+        order = np.argsort(all_records, kind="stable")
+        before = np.cumsum(all_breaks[order]) - all_breaks[order] + self.offset
+        lines = np.empty_like(all_records)
+        lines[order] = all_records[order] + before
+        self.offset += int(all_breaks.sum())
+        n = len(records)
+        return lines[:n], [(int(line), text) for line, (_, text) in zip(lines[n:], malformed, strict=True)]
+
+
+def _physical_lines(ordinals: np.ndarray, rejected_lines: list[int]) -> np.ndarray:
+    """Record number of the k-th good data row, given the records the parser rejected: its
+    physical line when no record runs over several lines (``_LineCounter`` adds those).
+
+    Without rejects, good row k is record k + 1 (the header is record 1). Each rejected
+    record r_j (j-th reject, 1-based, sorted) pushes every good row with k >= r_j - j one
+    record further down.
     """
     lines = ordinals + 1
     if rejected_lines:

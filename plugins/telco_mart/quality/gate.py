@@ -40,11 +40,12 @@ from typing import Any
 import duckdb
 
 from telco_mart.contract import Contract, load_contract
+from telco_mart.contract.operator_profile import OperatorProfile, load_profile
 from telco_mart.quality.config import QualityConfigError, expectations_dir, load_gate_config
 from telco_mart.quality.gx_runner import GxRunner
 from telco_mart.quality.outputs import Metric, check_output_suite, table_columns, validate_output
 from telco_mart.quality.raw import STAGE as RAW_STAGE
-from telco_mart.quality.raw import check_suite, validate_feed
+from telco_mart.quality.raw import check_suite, profile_exemptions, validate_feed
 from telco_mart.quality.report import render_report, write_report
 from telco_mart.quality.results import Finding, store_findings
 from telco_mart.quality.suites import GateSuite, load_stage
@@ -173,8 +174,10 @@ def run_raw_gate_on(
     end: dt.date | None = None,
     directory: Path | None = None,
     contract: Contract | None = None,
+    profile: OperatorProfile | None = None,
 ) -> GateOutcome:
-    """Validate every raw feed for the delivery dates ``start``..``end`` (default: the run date)."""
+    """Validate every raw feed for the delivery dates ``start``..``end`` (default: the run date),
+    with the presence checks of feeds the operator ``profile`` declares not delivered off."""
     began = time.perf_counter()
     start, end = start or run_date, end or run_date
     if end < start:
@@ -185,11 +188,14 @@ def run_raw_gate_on(
     if unknown := sorted(set(config.feeds) - set(contract.feeds)):
         raise QualityConfigError(f"gate.yml overrides feeds the contract does not have: {unknown}")
     suites = load_raw_suites(directory, contract)
+    profile = profile or load_profile(contract=contract)
+    if exemptions := profile_exemptions(contract, profile):
+        log.info(exemptions)
     runner = GxRunner()
     findings: list[Finding] = []
     for suite in suites:
         feed = suite.data_asset.removeprefix("raw.")
-        findings += validate_feed(con, runner, suite, contract, start, end, config.for_feed(feed))
+        findings += validate_feed(con, runner, suite, contract, start, end, config.for_feed(feed), profile)
     return finish(
         con,
         stage=RAW_STAGE,

@@ -34,6 +34,11 @@ Day metrics, the columns the ``day`` expectations of a raw suite can name:
 ``null_share__<column>``        share of rows with the optional column empty
 ``future_rows__<column>``       rows whose date or timestamp falls after the delivery date
 ==============================  ==========================================================
+
+A feed the operator profile declares not delivered (``delivered: false``,
+:mod:`telco_mart.contract.operator_profile`) has its presence checks (:data:`PRESENCE_METRICS`) off,
+and every feed its ``orphan_rows__<column>`` checks on references to such a feed: the gate
+says so once per run in one info line (:func:`profile_exemptions`), not a warning per day.
 """
 
 from __future__ import annotations
@@ -41,13 +46,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from telco_mart.contract import Contract, Feed
+from telco_mart.contract.operator_profile import OperatorProfile
 from telco_mart.ingest.validate import _q
 from telco_mart.quality.config import FeedSettings, QualityConfigError
 from telco_mart.quality.gx_runner import GxRunner, ValidationError
@@ -86,6 +92,32 @@ def metric_names(feed: Feed) -> list[str]:
     names += [f"null_share__{c.name}" for c in feed.columns if not c.required]
     names += [f"future_rows__{c.name}" for c in feed.columns if c.type in ("date", "timestamp")]
     return names
+
+
+#: Day metrics that ask whether a feed arrived (and in what volume): meaningless for a feed the
+#: operator does not deliver.
+PRESENCE_METRICS = ("files_loaded", "volume_ratio")
+
+
+def exempt_metrics(feed: Feed, profile: OperatorProfile) -> list[str]:
+    """The day metrics of ``feed`` the operator profile turns off: presence of a feed not
+    delivered, and references to one (nothing to check them against)."""
+    metrics = list(PRESENCE_METRICS) if not profile.feed(feed.name).delivered else []
+    metrics += [
+        f"orphan_rows__{c.name}" for c in feed.columns if c.references and not profile.feed(c.references).delivered
+    ]
+    return metrics
+
+
+def profile_exemptions(contract: Contract, profile: OperatorProfile) -> str | None:
+    """The one line a gate run logs about the checks the profile turned off, if any."""
+    exempt = {name: m for name, feed in contract.feeds.items() if (m := exempt_metrics(feed, profile))}
+    if not exempt:
+        return None
+    return (
+        f"operator profile {profile.name!r}: feeds not delivered: {', '.join(profile.absent_feeds)}; checks off: "
+        + "; ".join(f"{name} {', '.join(metrics)}" for name, metrics in exempt.items())
+    )
 
 
 def frame_columns(feed: Feed) -> list[str]:
@@ -587,9 +619,14 @@ def validate_feed(
     start: dt.date,
     end: dt.date,
     settings: FeedSettings,
+    profile: OperatorProfile | None = None,
 ) -> list[Finding]:
-    """Every expectation of a raw feed's suite, for each delivery date from start to end."""
+    """Every expectation of a raw feed's suite, for each delivery date from start to end
+    (but the day checks the operator ``profile`` turns off: :func:`exempt_metrics`)."""
     feed = contract.feed(suite.data_asset.removeprefix("raw."))
+    if profile and (exempt := exempt_metrics(feed, profile)):
+        kept = tuple(c for c in suite.checks if not (c.batch == "day" and c.kwargs.get("column") in exempt))
+        suite = replace(suite, checks=kept)
     scope = _Scope(con, feed, contract, start, end, settings)
     parameters = dict(settings.values)
     rules = {check.index: rule for check in suite.batch("rows") if (rule := row_rule(check, parameters))}
