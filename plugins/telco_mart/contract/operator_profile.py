@@ -246,6 +246,11 @@ def parse_profile(data: dict[str, Any], *, name: str, source: str, contract: Con
             raise ProfileError(f"{source}: {where}.delivered: {delivered!r} must be true or false")
         if not delivered and feed_name == BASE_FEED:
             raise ProfileError(f"{source}: {where}: the subscriber base cannot be declared absent")
+        if not delivered and contract.feed(feed_name).governs_contact:
+            raise ProfileError(
+                f"{source}: {where}: {feed_name} governs who may be contacted and cannot be declared absent: "
+                "without it no list can be published (consent fails closed); deliver it, header-only on quiet days"
+            )
         values: dict[str, dict[str, str]] = {}
         for column, mapping in (spec.get("values") or {}).items():
             at = f"{where}.values.{column}"

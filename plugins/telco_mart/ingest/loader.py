@@ -322,7 +322,9 @@ def ingest(
                     continue
                 rel = path.relative_to(landing_dir).as_posix()
                 if rel in standing and standing[rel] == _file_stamp(path):
-                    continue  # registered, and unchanged since: not read again
+                    # registered, and unchanged since: not read again (no checksum)
+                    report.outcomes.append(FileOutcome(feed_name, rel, day, "skipped", note="unchanged"))
+                    continue
                 outcome = ingest_file(
                     con, feed, path, landing_dir, day, run_id=run_id, contract=contract, profile=profile
                 )

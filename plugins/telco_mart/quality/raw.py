@@ -96,7 +96,7 @@ def metric_names(feed: Feed) -> list[str]:
 
 #: Day metrics that ask whether a feed arrived (and in what volume): meaningless for a feed the
 #: operator does not deliver.
-PRESENCE_METRICS = ("files_loaded", "volume_ratio")
+PRESENCE_METRICS = ("files_loaded", "volume_ratio", "missing_due_delivery", "empty_event_files")
 
 
 def exempt_metrics(feed: Feed, profile: OperatorProfile) -> list[str]:
