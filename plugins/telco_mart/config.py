@@ -16,6 +16,9 @@ directory with one variable, and tests point a whole run at a temporary folder.
 | TELCO_MART_TASK_RETRIES | `2` | Airflow retries of a failed task (with exponential backoff) |
 | TELCO_MART_RETRY_DELAY_SECONDS | `60` | first retry delay |
 | TELCO_MART_DBT_UNIT_TESTS | `false` | also run dbt's unit tests in the DAG's dbt builds (see `dbt_environment`) |
+| TELCO_MART_SERVING_PATH | `$TELCO_MART_DATA_DIR/serving/telco_mart.duckdb` | the copy of the marts BI opens |
+| TELCO_MART_SERVING_STORAGE_VERSION | `v1.0.0` | its DuckDB storage version: the oldest DuckDB to open it |
+| TELCO_MART_SERVING_EXCLUDE | `campaign_targets_daily,dim_subscriber` | marts not served (personal data) |
 
 Each run's dbt batch (the delivery dates it rebuilds, the day it decides campaigns for) is not
 a setting: the DAG and the benchmark pass it per run as TELCO_MART_BATCH_START_DATE,
@@ -34,6 +37,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Each dbt batch setting and the environment variable that carries it into dbt: the name the
 #: macro ``dbt_project/macros/batch_setting.sql`` reads at execution (an explicit --vars wins).
 BATCH_ENVIRONMENT = {name: f"TELCO_MART_{name.upper()}" for name in ("batch_start_date", "batch_end_date", "run_date")}
+
+
+#: The marts kept out of the served copy by default: the two that hold personal data (dbt tag
+#: ``pii``: the MSISDN, name, ID number and birth date). Their other columns are served elsewhere
+#: (dim_subscriber_history carries the subscriber attributes BI cuts by).
+SERVING_EXCLUDE = ("campaign_targets_daily", "dim_subscriber")
 
 
 def dbt_batch_environment(batch: Mapping[str, str]) -> dict[str, str]:
@@ -60,6 +69,9 @@ class Settings:
     task_retries: int
     retry_delay_seconds: int
     dbt_unit_tests: bool = False
+    serving_path: Path = REPO_ROOT / "data" / "serving" / "telco_mart.duckdb"
+    serving_storage_version: str = "v1.0.0"
+    serving_exclude: tuple[str, ...] = SERVING_EXCLUDE
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -76,6 +88,13 @@ class Settings:
             task_retries=int(os.environ.get("TELCO_MART_TASK_RETRIES", "2")),
             retry_delay_seconds=int(os.environ.get("TELCO_MART_RETRY_DELAY_SECONDS", "60")),
             dbt_unit_tests=os.environ.get("TELCO_MART_DBT_UNIT_TESTS", "false").strip().lower() in ("1", "true", "yes"),
+            serving_path=_path("TELCO_MART_SERVING_PATH", data_dir / "serving" / "telco_mart.duckdb"),
+            serving_storage_version=os.environ.get("TELCO_MART_SERVING_STORAGE_VERSION", "v1.0.0"),
+            serving_exclude=tuple(
+                name.strip()
+                for name in os.environ.get("TELCO_MART_SERVING_EXCLUDE", ",".join(SERVING_EXCLUDE)).split(",")
+                if name.strip()
+            ),
         )
 
     def dbt_environment(self) -> dict[str, str]:
