@@ -30,7 +30,7 @@ DEMO_DATA_STAMP := $(LANDING)/_truth/.demo-$(DEMO_SUBSCRIBERS)-$(DEMO_START)-$(D
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: help venv demo test lint docs airflow-init dbt-parse data ui clean
+.PHONY: help venv demo test lint docs airflow-init dbt-parse data ui clean bi bi-venv
 .PHONY: bench bench-smoke
 
 help:
@@ -38,6 +38,7 @@ help:
 	@echo "make test   - run the whole test suite"
 	@echo "make lint   - ruff"
 	@echo "make ui     - start Airflow locally (airflow standalone) on http://localhost:8080"
+	@echo "make bi     - start Superset with the operator's dashboards on http://127.0.0.1:8088 (after make demo)"
 	@echo "make docs   - render docs/raw_contract.md from the contract"
 	@echo "make clean  - remove data/, .airflow/ and dbt target/ (keeps .venv)"
 	@echo "make bench  - benchmark harness (100,000 subscribers; results in benchmarks/results/)"
@@ -73,7 +74,8 @@ demo: $(STAMP) airflow-init dbt-parse data
 		|| (tail -n 80 $(AIRFLOW_HOME)/demo-run.log; echo "operator_daily failed: full log in $(AIRFLOW_HOME)/demo-run.log"; exit 1)
 	$(BIN)/telco-mart summary --run-log $(AIRFLOW_HOME)/demo-run.log
 
-test: $(STAMP) dbt-parse
+# The BI test (tests/bi) starts the real Superset, so the suite needs its environment too.
+test: $(STAMP) dbt-parse bi-venv
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -85,6 +87,21 @@ docs: $(STAMP)
 
 ui: $(STAMP) airflow-init dbt-parse
 	$(BIN)/telco-mart airflow standalone
+
+# Superset lives in its own environment: it pins SQLAlchemy<2, pandas<2.2 and duckdb<2.
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.installed-$(shell cat requirements-bi.lock | sha256sum | cut -c1-12)
+
+bi-venv: $(BI_STAMP)
+$(BI_STAMP): requirements-bi.lock
+	test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-bi.lock
+	rm -f $(BI_VENV)/.installed-* && touch $@
+
+# Superset on 127.0.0.1:8088 with the dashboards of bi/assets/, reading the served copy of the
+# marts that the DAG's last task writes (run make demo first); the admin password is printed.
+bi: $(STAMP) $(BI_STAMP)
+	$(BIN)/python -m telco_mart.bi serve
 
 clean:
 	rm -rf $(TELCO_MART_DATA_DIR) $(AIRFLOW_HOME) dbt_project/target dbt_project/logs

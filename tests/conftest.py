@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -214,6 +214,68 @@ def built_warehouse(small_landing: Path, tmp_path_factory: pytest.TempPathFactor
     ingest_landing(small_landing, warehouse, SMALL_END)
     run_dbt(["build"], warehouse, work / "target")
     return warehouse
+
+
+#: A world long enough for the month-over-month marts (churn, transitions, cross-sell moves)
+#: to have a previous month: what the BI dashboards and the served copy are tested on.
+SERVED_WORLD_START = date(2026, 1, 1)
+SERVED_WORLD_END = date(2026, 2, 3)
+SERVED_WORLD_SUBSCRIBERS = 200
+
+
+def airflow(env: dict[str, str], *args: str, expect_failure: bool = False) -> str:
+    """Run ``telco-mart airflow ...`` (the real Airflow CLI) in ``env``; return its output."""
+    import subprocess
+
+    command = [str(Path(sys.executable).with_name("telco-mart")), "airflow", *args]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if expect_failure:
+        assert proc.returncode != 0, f"airflow {' '.join(args)} succeeded, a failure was expected"
+    elif proc.returncode != 0:
+        raise AssertionError(f"airflow {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-8000:]}")
+    return proc.stdout + proc.stderr
+
+
+def airflow_test_environment(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A fresh Airflow home (metadata migrated, the warehouse pool set) and data folder over ``landing``."""
+    from telco_mart.runtime import WAREHOUSE_POOL
+
+    home = tmp_path_factory.mktemp("airflow_home")
+    data = tmp_path_factory.mktemp("data")
+    environment = airflow_environment(airflow_home=home, base=dict(os.environ, AIRFLOW_HOME=str(home)))
+    environment.update(
+        TELCO_MART_DATA_DIR=str(data),
+        TELCO_MART_LANDING_DIR=str(landing),
+        TELCO_MART_WAREHOUSE=str(data / "warehouse.duckdb"),
+        TELCO_MART_TASK_RETRIES="0",
+    )
+    environment.pop("TELCO_MART_SERVING_PATH", None)  # under the data folder
+    airflow(environment, "db", "migrate")
+    airflow(environment, "pools", "set", WAREHOUSE_POOL, "1", "single DuckDB writer")
+    return environment
+
+
+@pytest.fixture(scope="session")
+def served_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A generated world of 200 subscribers, 2026-01-01 .. 2026-02-03, run through the real
+    operator_daily DAG for 2026-02-02: the environment of that run, whose last task served
+    the marts to ``$TELCO_MART_DATA_DIR/serving/``. The landing's last day is left for a test
+    to run. Tests that run more days change the served copy, so read what it holds, not 2 Feb."""
+    from telco_mart.generate import generate
+
+    landing = tmp_path_factory.mktemp("served_world_landing")
+    generate(
+        subscribers=SERVED_WORLD_SUBSCRIBERS,
+        start=SERVED_WORLD_START,
+        end=SERVED_WORLD_END,
+        seed=7,
+        out=landing,
+        fmt="csv",
+        events_per_sub_day=4.0,
+    )
+    env = airflow_test_environment(landing, tmp_path_factory)
+    airflow(env, "dags", "test", "operator_daily", (SERVED_WORLD_END - timedelta(days=1)).isoformat())
+    return env
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,7 @@ from typing import Any
 import duckdb
 
 from telco_mart.config import Settings
+from telco_mart.warehouse import connect
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ MARTS_SCHEMA = "marts"
 #: The copy's own schema: what it holds and where it came from.
 SNAPSHOT_SCHEMA = "serving"
 SNAPSHOT_TABLE = f"{SNAPSHOT_SCHEMA}.snapshot"
+#: The new copy's name while the warehouse's connection has it attached.
+SERVED_ALIAS = "served_copy"
 
 
 class ServingError(RuntimeError):
@@ -78,7 +81,7 @@ def _served_tables(con: duckdb.DuckDBPyConnection, exclude: tuple[str, ...]) -> 
     rows = con.execute(
         """
         select table_name from information_schema.tables
-        where table_catalog = 'warehouse' and table_schema = ? and table_type = 'BASE TABLE'
+        where table_catalog = current_database() and table_schema = ? and table_type = 'BASE TABLE'
         order by table_name
         """,
         [MARTS_SCHEMA],
@@ -90,51 +93,45 @@ def _served_tables(con: duckdb.DuckDBPyConnection, exclude: tuple[str, ...]) -> 
 
 
 def _write_copy(
-    warehouse: Path,
-    target: Path,
-    *,
-    run_id: str,
-    run_date: dt.date,
-    served_at: dt.datetime,
-    settings: Settings,
+    target: Path, *, run_id: str, run_date: dt.date, served_at: dt.datetime, settings: Settings
 ) -> list[ServedTable]:
-    """Copy the public marts from ``warehouse`` into a new file ``target`` and close it."""
-    con = duckdb.connect()
-    try:
-        con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
-        con.execute(f"set threads = {int(settings.duckdb_threads)}")
-        con.execute(f"attach {_sql_string(str(warehouse))} as warehouse (read_only)")
+    """Copy the public marts from the warehouse into a new file ``target`` and close it.
+
+    The warehouse is opened as every task opens it (``telco_mart.warehouse.connect``): under
+    ``airflow dags test`` all tasks share a process, and DuckDB refuses to open a file the
+    process already holds unless through the same database.
+    """
+    with connect(settings=settings) as con:
         con.execute(
-            f"attach {_sql_string(str(target))} as served "
+            f"attach {_sql_string(str(target))} as {SERVED_ALIAS} "
             f"(storage_version {_sql_string(settings.serving_storage_version)})"
         )
-        tables = _served_tables(con, settings.serving_exclude)
-        con.execute(f"create schema served.{MARTS_SCHEMA}")
-        served = []
-        for name in tables:
-            relation = f'{MARTS_SCHEMA}."{name}"'
-            con.execute(f"create table served.{relation} as select * from warehouse.{relation}")
-            rows = con.execute(f"select count(*) from served.{relation}").fetchall()[0][0]
-            served.append(ServedTable(name, rows))
-        con.execute(f"create schema served.{SNAPSHOT_SCHEMA}")
-        con.execute(
-            f"""
-            create table served.{SNAPSHOT_TABLE} (
-                run_id varchar not null, run_date date not null, served_at timestamp not null,
-                table_schema varchar not null, table_name varchar not null, row_count bigint not null
+        try:
+            tables = _served_tables(con, settings.serving_exclude)
+            con.execute(f"create schema {SERVED_ALIAS}.{MARTS_SCHEMA}")
+            served = []
+            for name in tables:
+                relation = f'{MARTS_SCHEMA}."{name}"'
+                con.execute(f"create table {SERVED_ALIAS}.{relation} as select * from {relation}")
+                rows = con.execute(f"select count(*) from {SERVED_ALIAS}.{relation}").fetchall()[0][0]
+                served.append(ServedTable(name, rows))
+            con.execute(f"create schema {SERVED_ALIAS}.{SNAPSHOT_SCHEMA}")
+            con.execute(
+                f"""
+                create table {SERVED_ALIAS}.{SNAPSHOT_TABLE} (
+                    run_id varchar not null, run_date date not null, served_at timestamp not null,
+                    table_schema varchar not null, table_name varchar not null, row_count bigint not null
+                )
+                """
             )
-            """
-        )
-        con.executemany(
-            f"insert into served.{SNAPSHOT_TABLE} values (?, ?, ?, ?, ?, ?)",
-            [[run_id, run_date, served_at, MARTS_SCHEMA, t.name, t.rows] for t in served],
-        )
-        con.execute("checkpoint served")
-        con.execute("detach served")
-        con.execute("detach warehouse")
+            con.executemany(
+                f"insert into {SERVED_ALIAS}.{SNAPSHOT_TABLE} values (?, ?, ?, ?, ?, ?)",
+                [[run_id, run_date, served_at, MARTS_SCHEMA, t.name, t.rows] for t in served],
+            )
+            con.execute(f"checkpoint {SERVED_ALIAS}")
+        finally:
+            con.execute(f"detach database if exists {SERVED_ALIAS}")
         return served
-    finally:
-        con.close()
 
 
 def _fsync(path: Path) -> None:
@@ -175,9 +172,7 @@ def serve_snapshot(run_date: dt.date, run_id: str | None = None, settings: Setti
     served_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        tables = _write_copy(
-            settings.warehouse_path, staging, run_id=run_id, run_date=run_date, served_at=served_at, settings=settings
-        )
+        tables = _write_copy(staging, run_id=run_id, run_date=run_date, served_at=served_at, settings=settings)
         Path(f"{staging}.wal").unlink(missing_ok=True)  # empty after the checkpoint; never served
         staging.chmod(0o444)  # the served copy is read-only: a reader cannot take a write lock
         _fsync(staging)

@@ -6,46 +6,20 @@ import csv
 import hashlib
 import io
 import json
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from telco_mart.runtime import WAREHOUSE_POOL, airflow_environment
-from tests.conftest import SMALL_END, SMALL_START
+from tests.conftest import SMALL_END, SMALL_START, airflow, airflow_test_environment
 
 pytestmark = pytest.mark.e2e
-
-AIRFLOW = str(Path(sys.executable).with_name("telco-mart"))
 
 
 @pytest.fixture(scope="module")
 def env(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("airflow_home")
-    data = tmp_path_factory.mktemp("data")
-    environment = airflow_environment(airflow_home=home, base=dict(os.environ, AIRFLOW_HOME=str(home)))
-    environment.update(
-        TELCO_MART_DATA_DIR=str(data),
-        TELCO_MART_LANDING_DIR=str(small_landing),
-        TELCO_MART_WAREHOUSE=str(data / "warehouse.duckdb"),
-        TELCO_MART_TASK_RETRIES="0",
-    )
-    airflow(environment, "db", "migrate")
-    airflow(environment, "pools", "set", WAREHOUSE_POOL, "1", "single DuckDB writer")
-    return environment
-
-
-def airflow(env: dict[str, str], *args: str, expect_failure: bool = False) -> str:
-    proc = subprocess.run([AIRFLOW, "airflow", *args], env=env, capture_output=True, text=True, check=False)
-    if expect_failure:
-        assert proc.returncode != 0, f"airflow {' '.join(args)} succeeded, a failure was expected"
-    elif proc.returncode != 0:
-        raise AssertionError(f"airflow {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-8000:]}")
-    return proc.stdout + proc.stderr
+    return airflow_test_environment(small_landing, tmp_path_factory)
 
 
 def outbox_day(env: dict[str, str], day: date) -> dict[str, bytes]:
