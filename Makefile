@@ -40,7 +40,7 @@ help:
 	@echo "make ui     - start Airflow locally (airflow standalone) on http://localhost:8080"
 	@echo "make bi     - start Superset with the operator's dashboards on http://127.0.0.1:8088 (after make demo)"
 	@echo "make docs   - render docs/raw_contract.md from the contract"
-	@echo "make clean  - remove data/, .airflow/ and dbt target/ (keeps .venv)"
+	@echo "make clean  - remove data/, .airflow/, .superset/ and dbt target/ (keeps .venv and .venv-bi)"
 	@echo "make bench  - benchmark harness (100,000 subscribers; results in benchmarks/results/)"
 	@echo "make bench-smoke - the harness at a tiny scale (about 2 minutes)"
 
@@ -73,6 +73,7 @@ demo: $(STAMP) airflow-init dbt-parse data
 	$(BIN)/telco-mart airflow dags test operator_daily $(DEMO_END) > $(AIRFLOW_HOME)/demo-run.log 2>&1 \
 		|| (tail -n 80 $(AIRFLOW_HOME)/demo-run.log; echo "operator_daily failed: full log in $(AIRFLOW_HOME)/demo-run.log"; exit 1)
 	$(BIN)/telco-mart summary --run-log $(AIRFLOW_HOME)/demo-run.log
+	@echo "BI: the served copy of the marts is $(TELCO_MART_DATA_DIR)/serving/telco_mart.duckdb; make bi opens the dashboards"
 
 # The BI test (tests/bi) starts the real Superset, so the suite needs its environment too.
 test: $(STAMP) dbt-parse bi-venv
@@ -104,7 +105,7 @@ bi: $(STAMP) $(BI_STAMP)
 	$(BIN)/python -m telco_mart.bi serve
 
 clean:
-	rm -rf $(TELCO_MART_DATA_DIR) $(AIRFLOW_HOME) dbt_project/target dbt_project/logs
+	rm -rf $(TELCO_MART_DATA_DIR) $(AIRFLOW_HOME) .superset dbt_project/target dbt_project/logs
 
 # Benchmark harness (issue 7): generate, then the DAG's steps per run, each measured in its own
 # process; results in benchmarks/results/<scale>-<timestamp>/. Override on the command line,
