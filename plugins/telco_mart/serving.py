@@ -13,8 +13,9 @@ later version opens it), beside the file it replaces under a hidden name. The fi
 checkpointed, synced, made read-only and renamed over the served one. A rename is atomic: a
 reader that has the old file open keeps reading the old file's inode until it closes it,
 and the next open finds the new one (in a process that still holds a connection to the old
-file, DuckDB hands out that database again until the last one closes). Nothing here ever waits for a reader, and no reader
-can wait for it: the served copy is only ever replaced, never written in place. When
+file, DuckDB hands out that database again until the last one closes). Nothing here ever
+waits for a reader, and no reader can wait for it: the served copy is only ever replaced,
+never written in place. When
 anything fails before the rename, the half-written file is removed and the last good copy
 stays where it was; a run stopped by a gate never reaches this task.
 
