@@ -44,41 +44,36 @@ def _no_telemetry() -> Iterator[None]:
     mp.undo()
 
 
-@pytest.fixture(scope="session")
-def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four clean days of generated CSV feeds for 300 subscribers (read-only: copy to modify)."""
+def generate_csv_landing(
+    out: Path, subscribers: int, start: date, end: date, *, seed: int = 7, defects: bool = False
+) -> Path:
+    """Daily CSV feeds from the real generator, 4 usage events per subscriber-day, into ``out``."""
     from telco_mart.generate import generate
 
-    out = tmp_path_factory.mktemp("landing")
     generate(
-        subscribers=SMALL_SUBSCRIBERS,
-        start=SMALL_START,
-        end=SMALL_END,
-        seed=7,
+        subscribers=subscribers,
+        start=start,
+        end=end,
+        seed=seed,
         out=out,
         fmt="csv",
+        defects=defects,
         events_per_sub_day=4.0,
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four clean days of generated CSV feeds for 300 subscribers (read-only: copy to modify)."""
+    return generate_csv_landing(tmp_path_factory.mktemp("landing"), SMALL_SUBSCRIBERS, SMALL_START, SMALL_END)
 
 
 @pytest.fixture(scope="session")
 def defects_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Generated CSV feeds with every defect class planted (see _truth/defects.json)."""
-    from telco_mart.generate import generate
-
     out = tmp_path_factory.mktemp("landing_defects")
-    generate(
-        subscribers=SMALL_SUBSCRIBERS,
-        start=SMALL_START,
-        end=SMALL_END,
-        seed=11,
-        out=out,
-        fmt="csv",
-        defects=True,
-        events_per_sub_day=4.0,
-    )
-    return out
+    return generate_csv_landing(out, SMALL_SUBSCRIBERS, SMALL_START, SMALL_END, seed=11, defects=True)
 
 
 def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
@@ -261,17 +256,8 @@ def served_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     operator_daily DAG for 2026-02-02: the environment of that run, whose last task served
     the marts to ``$TELCO_MART_DATA_DIR/serving/``. The landing's last day is left for a test
     to run. Tests that run more days change the served copy, so read what it holds, not 2 Feb."""
-    from telco_mart.generate import generate
-
-    landing = tmp_path_factory.mktemp("served_world_landing")
-    generate(
-        subscribers=SERVED_WORLD_SUBSCRIBERS,
-        start=SERVED_WORLD_START,
-        end=SERVED_WORLD_END,
-        seed=7,
-        out=landing,
-        fmt="csv",
-        events_per_sub_day=4.0,
+    landing = generate_csv_landing(
+        tmp_path_factory.mktemp("served_world_landing"), SERVED_WORLD_SUBSCRIBERS, SERVED_WORLD_START, SERVED_WORLD_END
     )
     env = airflow_test_environment(landing, tmp_path_factory)
     airflow(env, "dags", "test", "operator_daily", (SERVED_WORLD_END - timedelta(days=1)).isoformat())
