@@ -191,7 +191,7 @@ def initialise(bi: BiSettings, log=print) -> str:
     log(f"superset: metadata database in {bi.home}")
     superset(bi, "db", "upgrade")
     users = superset(bi, "fab", "list-users")
-    if f"username:{ADMIN_USER} " not in users.replace("| ", "").replace(" |", ""):
+    if not re.search(rf"^username:{ADMIN_USER} \|", users, re.MULTILINE):  # a line of `fab list-users`
         superset(
             bi,
             *("fab", "create-admin", "--username", ADMIN_USER, "--firstname", "telco-mart"),
