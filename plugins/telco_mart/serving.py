@@ -20,7 +20,7 @@ anything fails before the rename, the half-written file is removed and the last 
 stays where it was; a run stopped by a gate never reaches this task.
 
 The format was chosen by measurement (README, "For analysts"): Parquet per mart was cheaper
-to write (at the demo scale 8.5 s and 154 MB against 17 s and 249 MB), but the one file swaps
+to write (at the demo scale, by hand: 8.5 s and 154 MB against 17 s and 249 MB), but the one file swaps
 in with one rename where a folder of files cannot be swapped atomically for its readers, keeps
 the marts' types and schemas, and is what Superset's DuckDB driver and every DuckDB-based
 tool open as it is; anyone who wants Parquet or CSV gets it from the file with one ``copy``.
