@@ -229,6 +229,7 @@ def server_command(bi: BiSettings, workers: int = 1, threads: int = 8) -> list[s
         *("--bind", f"{bi.host}:{bi.port}"),
         *("--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread"),
         *("--timeout", "300", "--limit-request-line", "0", "--limit-request-field_size", "0"),
+        "--no-control-socket",  # else one shared socket in the user's home for every gunicorn
         "superset.app:create_app()",
     ]
 

@@ -22,8 +22,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 DRIVER_CANDIDATES = ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver")
@@ -79,21 +82,33 @@ def browser() -> webdriver.Chrome:
     return webdriver.Chrome(service=Service(first_existing(DRIVER_CANDIDATES)), options=options)
 
 
-def log_in(driver: webdriver.Chrome, base: str, password: str) -> str:
-    driver.get(f"{base}/login/")
-    deadline = time.monotonic() + 60
-    while not driver.find_elements(By.ID, "username"):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no login form at {base}/login/")
-        time.sleep(0.5)
-    driver.find_element(By.ID, "username").send_keys("admin")
-    driver.find_element(By.ID, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, '[data-test="login-button"]').click()
-    while urlparse(driver.current_url).path.startswith("/login"):
-        if time.monotonic() > deadline:
-            raise TimeoutError("still on the login page after submitting the form: " + driver.page_source[-2000:])
-        time.sleep(0.5)
-    return driver.current_url
+def log_in(driver: webdriver.Chrome, base: str, password: str, attempts: int = 3) -> str:
+    """Fill in the login form and submit it; return the page it leads to.
+
+    The form is a React component: keys typed before React has taken the inputs over are
+    lost, and the form then refuses to submit empty fields. So the values are checked before
+    the click, and a form left on screen is filled in again (a slow machine's first load).
+    """
+    for _attempt in range(attempts):
+        driver.get(f"{base}/login/")
+        username = WebDriverWait(driver, 120).until(ec.element_to_be_clickable((By.ID, "username")))
+        field = driver.find_element(By.ID, "password")
+        for element, value in ((username, "admin"), (field, password)):
+            element.clear()
+            element.send_keys(value)
+        if (username.get_attribute("value"), field.get_attribute("value")) != ("admin", password):
+            continue
+        WebDriverWait(driver, 30).until(
+            ec.element_to_be_clickable((By.CSS_SELECTOR, '[data-test="login-button"]'))
+        ).click()
+        try:
+            WebDriverWait(driver, 60).until(lambda d: not urlparse(d.current_url).path.startswith("/login"))
+            return driver.current_url
+        except TimeoutException:
+            continue
+    raise TimeoutError(
+        f"still on the login page after {attempts} attempts: {driver.find_element(By.TAG_NAME, 'body').text[:500]}"
+    )
 
 
 def settled(chart: dict) -> bool:
