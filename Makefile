@@ -33,7 +33,7 @@ DEMO_DATA_STAMP := $(LANDING)/_truth/.demo-$(DEMO_SUBSCRIBERS)-$(DEMO_START)-$(D
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
 
-.PHONY: help venv demo test lint docs airflow-init dbt-parse data init ui clean
+.PHONY: help venv demo test lint docs airflow-init dbt-parse data init ui clean bi bi-venv
 .PHONY: bench bench-smoke
 
 help:
@@ -41,8 +41,9 @@ help:
 	@echo "make test   - run the whole test suite"
 	@echo "make lint   - ruff"
 	@echo "make ui     - start Airflow locally (airflow standalone) on http://localhost:8080"
+	@echo "make bi     - start Superset with the operator's dashboards on http://127.0.0.1:8088 (after make demo)"
 	@echo "make docs   - render docs/raw_contract.md from the contract"
-	@echo "make clean  - remove data/, .airflow/ and dbt target/ (keeps .venv)"
+	@echo "make clean  - remove data/, .airflow/, .superset/ and dbt target/ (keeps .venv and .venv-bi)"
 	@echo "make bench  - benchmark harness (100,000 subscribers; results in benchmarks/results/)"
 	@echo "make bench-smoke - the harness at a tiny scale (about 2 minutes)"
 
@@ -82,8 +83,10 @@ demo: $(STAMP) airflow-init dbt-parse data init
 		$(BIN)/telco-mart airflow dags test operator_daily $(DEMO_END) > $(AIRFLOW_HOME)/demo-run.log 2>&1 \
 		|| (tail -n 80 $(AIRFLOW_HOME)/demo-run.log; echo "operator_daily failed: full log in $(AIRFLOW_HOME)/demo-run.log"; exit 1)
 	$(BIN)/telco-mart summary --run-log $(AIRFLOW_HOME)/demo-run.log
+	@echo "BI: the served copy of the marts is $(TELCO_MART_DATA_DIR)/serving/telco_mart.duckdb; make bi opens the dashboards"
 
-test: $(STAMP) dbt-parse
+# The BI test (tests/bi) starts the real Superset, so the suite needs its environment too.
+test: $(STAMP) dbt-parse bi-venv
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -96,8 +99,23 @@ docs: $(STAMP)
 ui: $(STAMP) airflow-init dbt-parse init
 	$(BIN)/telco-mart airflow standalone
 
+# Superset lives in its own environment: it pins SQLAlchemy<2, pandas<2.2 and duckdb<2.
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.installed-$(shell cat requirements-bi.lock | sha256sum | cut -c1-12)
+
+bi-venv: $(BI_STAMP)
+$(BI_STAMP): requirements-bi.lock
+	test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-bi.lock
+	rm -f $(BI_VENV)/.installed-* && touch $@
+
+# Superset on 127.0.0.1:8088 with the dashboards of bi/assets/, reading the served copy of the
+# marts that the DAG's last task writes (run make demo first); the admin password is printed.
+bi: $(STAMP) $(BI_STAMP)
+	$(BIN)/python -m telco_mart.bi serve
+
 clean:
-	rm -rf $(TELCO_MART_DATA_DIR) $(AIRFLOW_HOME) dbt_project/target dbt_project/logs
+	rm -rf $(TELCO_MART_DATA_DIR) $(AIRFLOW_HOME) .superset dbt_project/target dbt_project/logs
 
 # Benchmark harness (issue 7): generate, then the DAG's steps per run, each measured in its own
 # process; results in benchmarks/results/<scale>-<timestamp>/. Override on the command line,

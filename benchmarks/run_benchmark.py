@@ -4,7 +4,7 @@ It generates operator data with the project's generator (Parquet, realistic dens
 runs the steps the operator_daily DAG runs, each in a fresh child process so that wall
 time, CPU time (user + sys) and peak RSS belong to that step alone:
 
-    generate -> [history run] ingest, raw gate, dbt build, decisions, marts gate, publish gate, publish
+    generate -> [history run] ingest, raw gate, dbt build, decisions, marts gate, publish gate, publish, serve
              -> [incremental day k, for each k asked] the same five steps for one day
 
 The history run is the DAG's first run over a fresh warehouse (ingest takes every landed
@@ -55,7 +55,7 @@ sys.path.insert(0, str(REPO_ROOT / "plugins"))
 from telco_mart.runtime import WAREHOUSE_POOL, airflow_environment  # noqa: E402
 
 STEPS_SCRIPT = Path(__file__).resolve().with_name("steps.py")
-PIPELINE_STEPS = ("ingest", "gate", "dbt", "decisions", "marts_gate", "publish_gate", "publish")
+PIPELINE_STEPS = ("ingest", "gate", "dbt", "decisions", "marts_gate", "publish_gate", "publish", "serve")
 GATE_STEPS = ("gate", "marts_gate", "publish_gate")
 CAMPAIGNS_PATH = "models/marts/campaigns"
 #: The models that take the usage events to per-subscriber daily facts: reference (a)'s pipeline side.
@@ -302,8 +302,8 @@ class Bench:
 
     # -- the pipeline's runs -----------------------------------------------------------------
     def pipeline_run(self, run: str, day: date, k: int | None, dates: list[date] | None = None) -> dict[str, Any]:
-        """ingest -> raw gate -> dbt -> decisions -> marts gate -> publish gate -> publish for one
-        run date, as the DAG orders them; a failed gate skips publish, as in the DAG."""
+        """ingest -> raw gate -> dbt -> decisions -> marts gate -> publish gate -> publish -> serve
+        for one run date, as the DAG orders them; a failed gate skips publish and serve, as in the DAG."""
         run_id = f"bench__{run}__{day.isoformat()}"
         tag = {"incremental_day": k}
         ingest_params: dict[str, Any] = {"run_date": day.isoformat(), "run_id": run_id}
@@ -375,9 +375,11 @@ class Bench:
             )
             refused += [output_gate] if output_gate.status == "gate_failed" else []
         if refused:
-            self.skipped(run, day, "publish", f"refused by {', '.join(r.step for r in refused)}", **tag)
+            for step in ("publish", "serve"):
+                self.skipped(run, day, step, f"refused by {', '.join(r.step for r in refused)}", **tag)
         else:
             self.step(run, day, "publish", "publish", {"run_date": day.isoformat(), "run_id": run_id}, **tag)
+            self.step(run, day, "serve", "serve", {"run_date": day.isoformat(), "run_id": run_id}, **tag)
         return {"batch_start_date": start.isoformat(), "batch_end_date": end.isoformat(), "batch": batch}
 
     def catch_up(self, days: list[date]) -> None:

@@ -339,6 +339,29 @@ def step_publish(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def step_serve(params: dict[str, Any]) -> dict[str, Any]:
+    """``telco_mart.serving.serve_snapshot`` as the DAG's last task calls it: the public marts
+    copied into the served file BI tools read, swapped in by a rename."""
+    try:
+        from telco_mart import serving
+    except ImportError as missing:
+        return {"status": "skipped", "error": f"telco_mart.serving not importable: {missing}", "rows_in": 0}
+    clock = SqlClock()
+    _time_connections(serving, clock)
+    manifest = serving.serve_snapshot(date.fromisoformat(params["run_date"]), run_id=params["run_id"])
+    return {
+        "rows_in": manifest["total_rows"],  # the marts' rows read, each written once
+        "rows_out": manifest["total_rows"],
+        "sql_seconds": clock.seconds,
+        "detail": {
+            "bytes": manifest["bytes"],
+            "storage_version": manifest["storage_version"],
+            "tables": manifest["tables"],
+            "sql_calls": clock.calls,
+        },
+    }
+
+
 #: The day's core aggregation written directly against the landed files: the core measures
 #: of int_usage_events_aggregated_to_subscriber_days (voice, SMS, data, rated amounts, main
 #: cell), without the validation, lineage, de-duplication and history the pipeline keeps. It
@@ -427,6 +450,7 @@ STEPS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "gate": step_gate,
     "dbt": step_dbt,
     "publish": step_publish,
+    "serve": step_serve,
     "direct_query": step_direct_query,
     "direct_load": step_direct_load,
 }

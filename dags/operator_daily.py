@@ -1,4 +1,4 @@
-"""operator_daily: catalog -> ingest -> raw gate -> dbt -> output gates -> publish -> summary, per logical date.
+"""operator_daily: catalog -> ingest -> raw gate -> dbt -> gates -> publish -> summary -> serve, per logical date.
 
 Thin on purpose: the work lives in ``telco_mart`` (plugins/). Backfill a range with
 ``airflow backfill create --dag-id operator_daily --from-date D1 --to-date D2``.
@@ -133,6 +133,14 @@ def operator_daily() -> None:
 
         return summarise_run(get_current_context()["logical_date"].date())
 
+    @task(pool=WAREHOUSE_POOL)
+    def serve() -> dict:
+        """Swap in a fresh read-only copy of the public marts for BI tools: they never open the warehouse."""
+        from telco_mart.serving import serve_snapshot
+
+        context = get_current_context()
+        return serve_snapshot(context["logical_date"].date(), run_id=context["run_id"])
+
     ingested = ingest()
     campaign_catalog() >> ingested
     transform = dbt_task_group("dbt", dbt_batch_from_ingest("ingest"), SETTINGS)
@@ -143,6 +151,7 @@ def operator_daily() -> None:
         quality_gate_publish(),
         publish(),
         summarise(),
+        serve(),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -44,17 +44,28 @@ def _no_telemetry() -> Iterator[None]:
     mp.undo()
 
 
-def generate_small_world(out: Path, dialect: str | None = None) -> Path:
-    """The small world as CSV, in the contract's own spelling or an operator profile's ``dialect``."""
+def generate_csv_landing(
+    out: Path,
+    subscribers: int,
+    start: date,
+    end: date,
+    *,
+    seed: int = 7,
+    defects: bool = False,
+    dialect: str | None = None,
+) -> Path:
+    """Daily CSV feeds from the real generator, 4 usage events per subscriber-day, into ``out``,
+    in the contract's own spelling or an operator profile's ``dialect``."""
     from telco_mart.generate import generate
 
     generate(
-        subscribers=SMALL_SUBSCRIBERS,
-        start=SMALL_START,
-        end=SMALL_END,
-        seed=7,
+        subscribers=subscribers,
+        start=start,
+        end=end,
+        seed=seed,
         out=out,
         fmt="csv",
+        defects=defects,
         events_per_sub_day=4.0,
         dialect=dialect,
     )
@@ -67,23 +78,16 @@ def small_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate_small_world(tmp_path_factory.mktemp("landing"))
 
 
+def generate_small_world(out: Path, dialect: str | None = None) -> Path:
+    """The small world (300 subscribers, four days) as CSV, in the contract's spelling or ``dialect``."""
+    return generate_csv_landing(out, SMALL_SUBSCRIBERS, SMALL_START, SMALL_END, dialect=dialect)
+
+
 @pytest.fixture(scope="session")
 def defects_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Generated CSV feeds with every defect class planted (see _truth/defects.json)."""
-    from telco_mart.generate import generate
-
     out = tmp_path_factory.mktemp("landing_defects")
-    generate(
-        subscribers=SMALL_SUBSCRIBERS,
-        start=SMALL_START,
-        end=SMALL_END,
-        seed=11,
-        out=out,
-        fmt="csv",
-        defects=True,
-        events_per_sub_day=4.0,
-    )
-    return out
+    return generate_csv_landing(out, SMALL_SUBSCRIBERS, SMALL_START, SMALL_END, seed=11, defects=True)
 
 
 def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
@@ -219,6 +223,68 @@ def built_warehouse(small_landing: Path, tmp_path_factory: pytest.TempPathFactor
     ingest_landing(small_landing, warehouse, SMALL_END)
     run_dbt(["build"], warehouse, work / "target")
     return warehouse
+
+
+#: A world long enough for the month-over-month marts (churn, transitions, cross-sell moves)
+#: to have a previous month: what the BI dashboards and the served copy are tested on.
+SERVED_WORLD_START = date(2026, 1, 1)
+SERVED_WORLD_END = date(2026, 2, 3)
+SERVED_WORLD_SUBSCRIBERS = 200
+
+
+def airflow(env: dict[str, str], *args: str, expect_failure: bool = False) -> str:
+    """Run ``telco-mart airflow ...`` (the real Airflow CLI) in ``env``; return its output."""
+    import subprocess
+
+    command = [str(Path(sys.executable).with_name("telco-mart")), "airflow", *args]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if expect_failure:
+        assert proc.returncode != 0, f"airflow {' '.join(args)} succeeded, a failure was expected"
+    elif proc.returncode != 0:
+        raise AssertionError(f"airflow {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-8000:]}")
+    return proc.stdout + proc.stderr
+
+
+def dag_environment(landing: Path, home: Path, data: Path, **settings: str) -> dict[str, str]:
+    """A migrated Airflow home (the warehouse pool set) running the project's DAG on ``landing``,
+    writing under ``data``, whose warehouse ``telco-mart init`` made, as a deployment does once."""
+    import subprocess
+
+    from telco_mart.runtime import WAREHOUSE_POOL
+
+    environment = airflow_environment(airflow_home=home, base=dict(os.environ, AIRFLOW_HOME=str(home)))
+    environment.update(
+        TELCO_MART_DATA_DIR=str(data),
+        TELCO_MART_LANDING_DIR=str(landing),
+        TELCO_MART_WAREHOUSE=str(data / "warehouse.duckdb"),
+        TELCO_MART_TASK_RETRIES="0",
+        **settings,
+    )
+    environment.pop("TELCO_MART_SERVING_PATH", None)  # under the data folder
+    airflow(environment, "db", "migrate")
+    airflow(environment, "pools", "set", WAREHOUSE_POOL, "1", "single DuckDB writer")
+    cli = str(Path(sys.executable).with_name("telco-mart"))
+    subprocess.run([cli, "init"], env=environment, check=True, capture_output=True, text=True)
+    return environment
+
+
+def airflow_test_environment(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """:func:`dag_environment` in fresh temporary folders."""
+    return dag_environment(landing, tmp_path_factory.mktemp("airflow_home"), tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def served_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A generated world of 200 subscribers, 2026-01-01 .. 2026-02-03, run through the real
+    operator_daily DAG for 2026-02-02: the environment of that run, whose last task served
+    the marts to ``$TELCO_MART_DATA_DIR/serving/``. The landing's last day is left for a test
+    to run. Tests that run more days change the served copy, so read what it holds, not 2 Feb."""
+    landing = generate_csv_landing(
+        tmp_path_factory.mktemp("served_world_landing"), SERVED_WORLD_SUBSCRIBERS, SERVED_WORLD_START, SERVED_WORLD_END
+    )
+    env = airflow_test_environment(landing, tmp_path_factory)
+    airflow(env, "dags", "test", "operator_daily", (SERVED_WORLD_END - timedelta(days=1)).isoformat())
+    return env
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,9 @@ directory with one variable, and tests point a whole run at a temporary folder.
 | TELCO_MART_DBT_UNIT_TESTS | `false` | also run dbt's unit tests in the DAG's dbt builds (see `dbt_environment`) |
 | TELCO_MART_LOCK_WAIT_SECONDS | `900` | how long a writer waits for the warehouse's writer lock before failing |
 | TELCO_MART_START_DATE | `2026-01-01` | the DAG's first logical date; a run for an earlier date is refused |
+| TELCO_MART_SERVING_PATH | `$TELCO_MART_DATA_DIR/serving/telco_mart.duckdb` | the copy of the marts BI opens |
+| TELCO_MART_SERVING_STORAGE_VERSION | `v1.0.0` | its DuckDB storage version: the oldest DuckDB to open it |
+| TELCO_MART_SERVING_EXCLUDE | `campaign_targets_daily,dim_subscriber` | marts not served (personal data) |
 
 Each run's dbt batch (the delivery dates it rebuilds, the day it decides campaigns for) is not
 a setting: the DAG and the benchmark pass it per run as TELCO_MART_BATCH_START_DATE,
@@ -38,6 +41,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Each dbt batch setting and the environment variable that carries it into dbt: the name the
 #: macro ``dbt_project/macros/batch_setting.sql`` reads at execution (an explicit --vars wins).
 BATCH_ENVIRONMENT = {name: f"TELCO_MART_{name.upper()}" for name in ("batch_start_date", "batch_end_date", "run_date")}
+
+
+#: The marts kept out of the served copy by default: the two that hold personal data (dbt tag
+#: ``pii``: the MSISDN, name, ID number and birth date). Their other columns are served elsewhere
+#: (dim_subscriber_history carries the subscriber attributes BI cuts by).
+SERVING_EXCLUDE = ("campaign_targets_daily", "dim_subscriber")
 
 
 def dbt_batch_environment(batch: Mapping[str, str]) -> dict[str, str]:
@@ -67,6 +76,9 @@ class Settings:
     lock_wait_seconds: float = 900.0
     start_date: date = date(2026, 1, 1)
     operator_profile: str = "default"
+    serving_path: Path = REPO_ROOT / "data" / "serving" / "telco_mart.duckdb"
+    serving_storage_version: str = "v1.0.0"
+    serving_exclude: tuple[str, ...] = SERVING_EXCLUDE
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -86,6 +98,13 @@ class Settings:
             lock_wait_seconds=float(os.environ.get("TELCO_MART_LOCK_WAIT_SECONDS", "900")),
             start_date=date.fromisoformat(os.environ.get("TELCO_MART_START_DATE", "2026-01-01")),
             operator_profile=os.environ.get("TELCO_MART_OPERATOR_PROFILE", "default"),
+            serving_path=_path("TELCO_MART_SERVING_PATH", data_dir / "serving" / "telco_mart.duckdb"),
+            serving_storage_version=os.environ.get("TELCO_MART_SERVING_STORAGE_VERSION", "v1.0.0"),
+            serving_exclude=tuple(
+                name.strip()
+                for name in os.environ.get("TELCO_MART_SERVING_EXCLUDE", ",".join(SERVING_EXCLUDE)).split(",")
+                if name.strip()
+            ),
         )
 
     def with_warehouse(self, path: Path) -> Settings:

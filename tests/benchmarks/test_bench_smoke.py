@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from tests.conftest import REPO_ROOT, open_warehouse
@@ -20,7 +21,7 @@ from tests.conftest import REPO_ROOT, open_warehouse
 pytestmark = pytest.mark.dbt
 
 HARNESS = REPO_ROOT / "benchmarks" / "run_benchmark.py"
-PIPELINE_STEPS = ("ingest", "gate", "dbt", "decisions", "marts_gate", "publish_gate", "publish")
+PIPELINE_STEPS = ("ingest", "gate", "dbt", "decisions", "marts_gate", "publish_gate", "publish", "serve")
 GATE_STEPS = ("gate", "marts_gate", "publish_gate")
 NUMBERS = ("wall_s", "cpu_user_s", "cpu_sys_s", "cpu_s", "peak_rss_mib", "rows_in", "rows_out", "sql_s", "rows_per_s")
 
@@ -127,6 +128,18 @@ def test_row_counts_match_the_warehouse(bench: dict[str, Any]) -> None:
     direct_load = steps_of(doc, "reference")["direct_load"]
     assert direct_load["rows_in"] == direct_load["rows_out"] == usage_day
     assert incremental["dbt"]["rows_out"] > 0
+
+
+def test_serve_step_copies_what_the_served_file_then_holds(bench: dict[str, Any]) -> None:
+    serve = steps_of(bench["doc"], "incremental")["serve"]
+    served = bench["warehouse"].parent / "serving" / "telco_mart.duckdb"
+    manifest = json.loads(served.with_suffix(".json").read_text())
+    assert manifest["run_id"].startswith("bench__incremental__")
+    assert serve["rows_out"] == manifest["total_rows"] > 0
+    assert serve["detail"]["bytes"] == served.stat().st_size
+    with duckdb.connect(str(served), read_only=True) as con:
+        counts = {t: con.execute(f"select count(*) from marts.{t}").fetchall()[0][0] for t in manifest["tables"]}
+    assert counts == manifest["tables"] == serve["detail"]["tables"]
 
 
 def test_summary_compares_days_and_reports_both_references(bench: dict[str, Any]) -> None:

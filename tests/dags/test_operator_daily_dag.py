@@ -86,7 +86,11 @@ def test_catalog_then_ingest_then_one_dbt_task_per_model_then_publish_then_summa
     assert publish.upstream_task_ids == {"quality_gate_publish"}
     assert dag.get_task("quality_gate_publish").upstream_task_ids == {"quality_gate_marts"}
     assert publish.downstream_task_ids == {"summarise"}
-    assert summarise.downstream_task_ids == set()
+    assert summarise.downstream_task_ids == {"serve"}
+    # BI's copy is refreshed last, only after every gate passed and the lists went out
+    serve = dag.get_task("serve")
+    assert serve.downstream_task_ids == set()
+    assert {"quality_gate_marts", "quality_gate_publish", "publish"} <= serve.get_flat_relative_ids(upstream=True)
 
 
 def test_dbt_tasks_get_the_ingested_batch_in_their_environment_not_as_vars(dag) -> None:

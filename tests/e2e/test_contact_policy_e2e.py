@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from telco_mart.runtime import WAREHOUSE_POOL, airflow_environment
+from tests.conftest import dag_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -40,18 +39,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     generate(subscribers=300, start=START, end=D5, seed=19, out=landing, fmt="csv", events_per_sub_day=4.0)
     # Jan 5's opt-out delivery has not arrived
     shutil.move(landing / "opt_outs" / D5.isoformat(), root / "opt_outs_jan5_held_back")
-    home, data = root / "airflow_home", root / "data"
-    env = airflow_environment(airflow_home=home, base=dict(os.environ, AIRFLOW_HOME=str(home)))
-    env.update(
-        TELCO_MART_DATA_DIR=str(data),
-        TELCO_MART_LANDING_DIR=str(landing),
-        TELCO_MART_WAREHOUSE=str(data / "warehouse.duckdb"),
-        TELCO_MART_TASK_RETRIES="0",
-    )
-    cli(env, "airflow", "db", "migrate")
-    cli(env, "airflow", "pools", "set", WAREHOUSE_POOL, "1", "single DuckDB writer")
+    data = root / "data"
     data.mkdir()
-    cli(env, "init")
+    env = dag_environment(landing, root / "airflow_home", data)
     return {"env": env, "landing": landing, "outbox": data / "outbox", "logs": []}
 
 

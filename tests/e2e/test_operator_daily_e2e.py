@@ -6,56 +6,20 @@ import csv
 import hashlib
 import io
 import json
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from telco_mart.runtime import WAREHOUSE_POOL, airflow_environment
-from tests.conftest import SMALL_END, SMALL_START
+from tests.conftest import SMALL_END, SMALL_START, airflow, airflow_test_environment
 
 pytestmark = pytest.mark.e2e
-
-AIRFLOW = str(Path(sys.executable).with_name("telco-mart"))
-
-
-def dag_environment(landing: Path, home: Path, data: Path, **settings: str) -> dict[str, str]:
-    """A migrated Airflow home running the project's DAG on ``landing``, writing under ``data``."""
-    environment = airflow_environment(airflow_home=home, base=dict(os.environ, AIRFLOW_HOME=str(home)))
-    environment.update(
-        TELCO_MART_DATA_DIR=str(data),
-        TELCO_MART_LANDING_DIR=str(landing),
-        TELCO_MART_WAREHOUSE=str(data / "warehouse.duckdb"),
-        TELCO_MART_TASK_RETRIES="0",
-        **settings,
-    )
-    airflow(environment, "db", "migrate")
-    airflow(environment, "pools", "set", WAREHOUSE_POOL, "1", "single DuckDB writer")
-    init_warehouse(environment)
-    return environment
-
-
-def init_warehouse(env: dict[str, str]) -> None:
-    """``telco-mart init``, as a deployment runs it once: nothing else creates a warehouse."""
-    subprocess.run([AIRFLOW, "init"], env=env, check=True, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
 def env(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return dag_environment(small_landing, tmp_path_factory.mktemp("airflow_home"), tmp_path_factory.mktemp("data"))
-
-
-def airflow(env: dict[str, str], *args: str, expect_failure: bool = False) -> str:
-    proc = subprocess.run([AIRFLOW, "airflow", *args], env=env, capture_output=True, text=True, check=False)
-    if expect_failure:
-        assert proc.returncode != 0, f"airflow {' '.join(args)} succeeded, a failure was expected"
-    elif proc.returncode != 0:
-        raise AssertionError(f"airflow {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-8000:]}")
-    return proc.stdout + proc.stderr
+    return airflow_test_environment(small_landing, tmp_path_factory)
 
 
 def outbox_day(env: dict[str, str], day: date) -> dict[str, bytes]:

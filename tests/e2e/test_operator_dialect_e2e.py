@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import SMALL_END, generate_small_world, table_checksums
-from tests.e2e.test_operator_daily_e2e import airflow, dag_environment, outbox_day
+from tests.conftest import SMALL_END, airflow, dag_environment, generate_small_world, table_checksums
+from tests.e2e.test_operator_daily_e2e import outbox_day
 
 pytestmark = pytest.mark.e2e
 
