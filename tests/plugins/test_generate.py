@@ -442,11 +442,17 @@ def test_each_group_keeps_its_share_month_after_month() -> None:
     )
     expected = np.array(DEFAULT_SETTINGS.shares.weights())
     month_starts = [day_number(dt.date(2026, month, 1)) for month in range(1, 13)]
+    postpaid_shares = []
     for day in month_starts:
         active = np.flatnonzero(population.active(day))
-        shares = np.bincount(population.group_at(active, day), minlength=len(GROUPS)) / len(active)
+        group = population.group_at(active, day)
+        shares = np.bincount(group, minlength=len(GROUPS)) / len(active)
         assert np.abs(shares - expected).max() < 0.006, (dt.date.fromordinal(day + 719163), shares)
         assert len(active) == pytest.approx(100_000, rel=0.02)
+        postpaid = population.postpaid_at(active, day)
+        postpaid_shares.append(np.bincount(group, weights=postpaid, minlength=len(GROUPS)) / np.bincount(group))
+    # a line moving on takes its new group's payment type odds, so each group's mix holds too
+    assert np.abs(postpaid_shares[-1] - postpaid_shares[0]).max() < 0.015, postpaid_shares
     joined = np.histogram(population.activation_day[population.n_base :], month_starts)[0]
     churned = np.histogram(population.churn_day, month_starts)[0]
     assert joined.min() > 1_500 and churned.min() > 1_500

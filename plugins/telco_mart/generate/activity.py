@@ -196,7 +196,7 @@ def recharge_rows(population: Population, state: DayState, seed: int) -> pa.Tabl
     pop = population
     rng = rng_for(seed, state.day, "recharges")
     behaviour = state.behaviour
-    eligible = np.flatnonzero(state.active & ~pop.postpaid)
+    eligible = np.flatnonzero(state.active & ~behaviour.postpaid)
     per_month = group_values("recharges_per_month")[behaviour.group[eligible]]
     sub = np.repeat(eligible, rng.poisson(per_month / DAYS_PER_MONTH * np.sqrt(state.decline[eligible])))
     n = len(sub)
@@ -227,9 +227,11 @@ def bill_rows(
     population: Population, month_start: int, month_end: int, issue_day: int, usage_total: np.ndarray
 ) -> pa.Table:
     """Postpaid bills for one month: the plan fee at the month's end (or churn) plus the
-    out-of-bundle usage rated during the month."""
+    out-of-bundle usage rated during the month. A line's payment type changes only when it
+    moves on, on a month's first day, so it is postpaid all month or not at all."""
     pop = population
-    subs = np.flatnonzero(pop.postpaid & (pop.activation_day <= month_end) & (pop.churn_day > month_start))
+    in_month = np.flatnonzero((pop.activation_day <= month_end) & (pop.churn_day > month_start))
+    subs = in_month[pop.postpaid_at(in_month, month_end)]
     last_day = np.minimum(pop.churn_day[subs] - 1, month_end)
     recurring = PLAN_FEES[pop.plan_as_of(subs, last_day)]
     usage = np.round(usage_total[subs], 2)

@@ -141,7 +141,7 @@ def subscriber_rows(population: Population, day: int, first_day: bool, seed: int
             "gender": labels(GENDERS, pop.gender[rows]),
             "region": labels(REGION_NAMES, pop.region[rows]),
             "plan_id": labels([p.plan_id for p in PLANS], pop.plan_on(day)[rows]),
-            "payment_type": labels(PAYMENT_TYPES, pop.postpaid[rows].astype(np.int8)),
+            "payment_type": labels(PAYMENT_TYPES, pop.postpaid_at(rows, day).astype(np.int8)),
             "activation_date": dates(pop.activation_day[rows]),
             "status": labels(SUBSCRIBER_STATUSES, np.where(churned, 2, 0)),
             "status_date": dates(np.where(churned, pop.churn_day[rows], pop.activation_day[rows])),

@@ -96,6 +96,7 @@ class Behaviour:
     """How every line behaves on a day: its group and that group's profile as drawn for it."""
 
     group: np.ndarray
+    postpaid: np.ndarray
     activity: np.ndarray
     #: (n, 3) probabilities of voice, SMS and data per event.
     mix: np.ndarray
@@ -111,6 +112,7 @@ class Population:
     #: The group each line was planted in: at the window start, or at activation for a new
     #: line. ``move_day`` / ``move_group`` say where it goes from there (``dynamics``).
     group: np.ndarray
+    #: Payment type at the window start (or activation); a move redraws it (``move_postpaid``).
     postpaid: np.ndarray
     activation_day: np.ndarray
     churn_day: np.ndarray
@@ -120,9 +122,11 @@ class Population:
     #: The plan at the window start (or activation); ``plan_changes`` change it.
     plan: np.ndarray
     plan_changes: PlanChanges
-    #: (n, 2) day of each move within the window (NEVER when none) and the group moved to.
+    #: (n, 2) day of each move within the window (NEVER when none), the group moved to and
+    #: the payment type taken with it.
     move_day: np.ndarray
     move_group: np.ndarray
+    move_postpaid: np.ndarray
     moves: Moves
     #: (n, 4) cell numbers; column 0 is the home cell, where most traffic is carried.
     cells: np.ndarray
@@ -162,9 +166,17 @@ class Population:
 
     def group_at(self, rows: np.ndarray, days: np.ndarray | int) -> np.ndarray:
         """Each line's group on its day (after that day's move, if any)."""
-        out = self.group[rows]
+        return self._at(self.group, self.move_group, rows, days)
+
+    def postpaid_at(self, rows: np.ndarray, days: np.ndarray | int) -> np.ndarray:
+        """Whether each line is postpaid on its day (moves fall on month starts, so a line
+        keeps one payment type for a whole calendar month)."""
+        return self._at(self.postpaid, self.move_postpaid, rows, days)
+
+    def _at(self, initial: np.ndarray, moved: np.ndarray, rows: np.ndarray, days: np.ndarray | int) -> np.ndarray:
+        out = initial[rows]
         for k in range(self.move_day.shape[1]):
-            out = np.where(self.move_day[rows, k] <= days, self.move_group[rows, k], out)
+            out = np.where(self.move_day[rows, k] <= days, moved[rows, k], out)
         return out
 
     def behaviour_on(self, day: int) -> Behaviour:
@@ -174,11 +186,13 @@ class Population:
         if self._behaviour is not None and self._behaviour[0] == applied:
             return self._behaviour[1]
         if applied == 0:
-            behaviour = Behaviour(self.group, self.activity, self.mix, self.monthly_spend)
+            behaviour = Behaviour(self.group, self.postpaid, self.activity, self.mix, self.monthly_spend)
         else:
             rows, last = _last_change_per_row(self.moves.row[:applied])
+            everyone = np.arange(self.size)
             behaviour = Behaviour(
-                self.group_at(np.arange(self.size), day),
+                self.group_at(everyone, day),
+                self.postpaid_at(everyone, day),
                 self.activity.copy(),
                 self.mix.copy(),
                 self.monthly_spend.copy(),
@@ -278,9 +292,20 @@ def build_population(
         usage = expected_charge_per_event(groups, traveller[rows], mixes, plans) * events_per_sub_day * act
         return PLAN_FEES[plans] + usage / base_activity * DAYS_PER_MONTH
 
-    moves, move_plans = _moves(rng, group, postpaid, activity, move_day, move_group, monthly_spend)
+    # a line moving on takes its new group's payment type odds, so each group keeps its mix
+    move_postpaid = rng.random(move_day.shape) >= group_values("prepaid_share")[np.maximum(move_group, 0)]
+    moves, move_plans = _moves(rng, group, activity, move_day, move_group, move_postpaid, monthly_spend)
     plan_changes = _plan_changes(
-        rng, group, postpaid, plan, activation_day, churn_day, move_day, move_group, move_plans, start, end, settings
+        rng,
+        group,
+        postpaid,
+        plan,
+        activation_day,
+        churn_day,
+        (move_day, move_group, move_postpaid, move_plans),
+        start,
+        end,
+        settings,
     )
 
     return Population(
@@ -295,6 +320,7 @@ def build_population(
         plan_changes=plan_changes,
         move_day=move_day,
         move_group=move_group,
+        move_postpaid=move_postpaid,
         moves=moves,
         cells=cells,
         region=network.region[cells[:, 0]],
@@ -410,14 +436,15 @@ def _mixes(rng: np.random.Generator, group: np.ndarray) -> np.ndarray:
 def _moves(
     rng: np.random.Generator,
     group: np.ndarray,
-    postpaid: np.ndarray,
     activity: np.ndarray,
     move_day: np.ndarray,
     move_group: np.ndarray,
+    move_postpaid: np.ndarray,
     monthly_spend: Callable[..., np.ndarray],
 ) -> tuple[Moves, np.ndarray]:
     """How each moving line behaves after each move: its new group's activity level (the
-    line's own factor kept), usage mix and plan, and the spend they make.
+    line's own factor kept), usage mix and plan (for its payment type after the move), and
+    the spend they make.
 
     Returns the moves in day order and the (n, 2) plan taken at each move (-1 when none).
     """
@@ -430,7 +457,7 @@ def _moves(
         to = move_group[rows, k].astype(np.int64)
         act = activity[rows] / level[previous[rows]] * level[to]
         mix = _mixes(rng, to)
-        plans = pick_rows(rng, plan_weight_table(), to * 2 + postpaid[rows])
+        plans = pick_rows(rng, plan_weight_table(), to * 2 + move_postpaid[rows, k])
         move_plans[rows, k] = plans
         parts.append((rows, move_day[rows, k], to, act, mix, monthly_spend(rows, to, mix, plans, act)))
         previous[rows] = to
@@ -454,24 +481,25 @@ def _plan_changes(
     plan: np.ndarray,
     activation_day: np.ndarray,
     churn_day: np.ndarray,
-    move_day: np.ndarray,
-    move_group: np.ndarray,
-    move_plans: np.ndarray,
+    moves: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     start: int,
     end: int,
     settings: GeneratorSettings,
 ) -> PlanChanges:
     """Each move's plan, plus at most one change of a line's own to another plan its group
-    (on that day) would choose; none on a move's day."""
+    (and payment type, on that day) would choose; none on a move's day."""
+    move_day, move_group, move_postpaid, move_plans = moves
     n = len(group)
     rate = settings.monthly_plan_changes * (end - start) / DAYS_PER_MONTH
     day, valid = uniform_days(rng, np.maximum(activation_day, start) + 1, np.minimum(churn_day - 1, end))
     current_group, current_plan = group.astype(np.int64), plan.astype(np.int64)
+    current_postpaid = postpaid.astype(np.int64)
     for k in range(move_day.shape[1]):
         moved = move_day[:, k] <= day
         current_group = np.where(moved, move_group[:, k], current_group)
         current_plan = np.where(moved, move_plans[:, k], current_plan)
-    candidate = pick_rows(rng, plan_weight_table(), current_group * 2 + postpaid)
+        current_postpaid = np.where(moved, move_postpaid[:, k], current_postpaid)
+    candidate = pick_rows(rng, plan_weight_table(), current_group * 2 + current_postpaid)
     own = valid & (rng.random(n) < rate) & (candidate != current_plan) & (day[:, None] != move_day).all(axis=1)
 
     moving = move_day < NEVER

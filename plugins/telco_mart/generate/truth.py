@@ -28,9 +28,9 @@ TRUTH_DIR = "_truth"
 def write_subscriber_profiles(
     path: Path, population: Population, network: Network, has_broadband: np.ndarray, start: int, end: int
 ) -> None:
-    """One row per subscriber of the window. ``planted_group`` is the group at the window
-    start (or at activation, for a line activated in the window); where a line moves on
-    later is in ``subscriber_groups``. ``is_churner`` means churned within the window;
+    """One row per subscriber of the window. ``planted_group`` and ``payment_type`` are as at
+    the window start (or at activation, for a line activated in the window); where a line
+    moves on later is in ``subscriber_groups``. ``is_churner`` means churned within the window;
     ``decline_from`` is also set for subscribers who decline now and churn after it."""
     pop = population
     rows = np.flatnonzero(pop.activation_day <= end)
