@@ -108,11 +108,12 @@ class SteadyState:
 def steady_state(settings: GeneratorSettings) -> SteadyState:
     """Solve the flows for the configured shares (rates per month, a month being 30.4 days).
 
-    Data-driven new holds share ``s`` with ``a x E[residence]`` where ``a`` is its adds and
-    the residence (11 to 12 months, to the new line, cut short by churn) is averaged over
-    the day of the month a line joins; those still in at the line graduate. High value is
-    held when ``growers x survival over the noise year = hazard x share``. The other three
-    groups each need ``hazard x share`` a month, met by the remaining adds and graduates.
+    Data-driven new holds share ``s`` on a month's first day when its adds ``a`` a month,
+    kept by survival over the last (line - 1) whole months, sum to ``s``; those still in at
+    the line (11 to 12 months after joining, by the day of the month they joined) graduate.
+    High value is held when ``growers x survival over the noise year = hazard x share``. The
+    other three groups each need ``hazard x share`` a month, met by the remaining adds and
+    graduates.
     """
     shares = np.array(settings.shares.weights())
     weight = np.array([GROUP_PROFILES[g].churn_weight for g in GROUPS])
@@ -190,13 +191,13 @@ def _survival_integral(hazard: float, months: float) -> float:
 
 def month_of_completing(activation_day: np.ndarray, months: int) -> np.ndarray:
     """First day of the calendar month at whose end a line activated on ``activation_day``
-    has completed ``months`` months in network.
+    has completed ``months`` months in network (or more: see below).
 
     This is the segment mart's tenure (whole months from activation to the month end, one
     less when the month end's day is before the activation day), so a move made on this day
     lands in the first month the warehouse sees the line past the line: usually the same
     calendar month ``months`` later; the month after for a 29-31 activation day that the
-    target month does not have.
+    target month does not have (the mart then counts ``months`` + 1 at that month's end).
     """
     day = np.asarray(activation_day).astype("datetime64[D]")
     month = day.astype("datetime64[M]")

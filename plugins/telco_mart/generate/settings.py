@@ -26,7 +26,7 @@ class GroupShares:
     after; normalised, so they need not sum to 1.
 
     Data-driven new is capped by the flows: at most about a year of gross adds, which on a
-    flat base equal churn (2 % a month: about 21 % of the base). 18 % leaves an eighth of
+    flat base equal churn (2 % a month: about 20 % of the base). 18 % leaves an eighth of
     the adds to the other groups (``dynamics.steady_state``).
     """
 
