@@ -12,11 +12,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from telco_mart.contract import Feed, load_contract
 from telco_mart.generate import DEFAULT_SETTINGS, GROUPS, GroupShares, generate
+from telco_mart.generate.common import day_number
+from telco_mart.generate.dynamics import month_of_completing
+from telco_mart.generate.network import build_network
+from telco_mart.generate.population import build_population
 from telco_mart.generate.writer import arrow_schema
 
 CONTRACT = load_contract()
@@ -78,7 +83,7 @@ def con(clean: Path) -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect()
     for feed in CONTRACT.feeds.values():
         _read(connection, clean, feed).create(feed.name)
-    for name in ("subscriber_profiles", "degraded_cells"):
+    for name in ("subscriber_profiles", "subscriber_groups", "degraded_cells"):
         connection.sql(f"create table {name} as select * from '{clean / '_truth' / name}.parquet'")
     return connection
 
@@ -216,6 +221,12 @@ def test_truth_files(clean: Path) -> None:
         "region",
     ]
     assert "age_band" in profiles.column_names
+    assert pq.read_table(truth / "subscriber_groups.parquet").column_names == [
+        "subscriber_id",
+        "planted_group",
+        "valid_from",
+        "valid_to",
+    ]
     assert pq.read_table(truth / "degraded_cells.parquet").column_names == [
         "cell_id",
         "degraded_from",
@@ -224,6 +235,7 @@ def test_truth_files(clean: Path) -> None:
     generation = json.loads((truth / "generation.json").read_text())
     assert generation["arguments"]["seed"] == CLEAN["seed"]
     assert generation["settings"]["shares"]["noise"] == DEFAULT_SETTINGS.shares.noise
+    assert generation["steady_state"]["gross_adds_mix"]["high_value_long_tenure"] == 0
     assert not (truth / "defects.json").exists()
 
 
@@ -321,15 +333,19 @@ def test_subscriber_base(con: duckdb.DuckDBPyConnection) -> None:
     assert con.sql("select count(*) from subscribers where full_name is null or id_number is null").fetchall()[0] == (
         0,
     )
-    # porting requests are followed by churn; new activations are data-driven new or noise
+    # porting requests are followed by churn; new lines are mostly data-driven new, and never
+    # high-value long-tenure (which takes 24 months)
     assert con.sql("""
         select count(*) from subscribers p join subscriber_profiles t using (subscriber_id)
         where p.port_out_requested_at is not null and not (t.is_churner or t.decline_from is not null)
     """).fetchall()[0] == (0,)
-    assert con.sql(f"""
-        select count(*) from subscriber_profiles where activation_date > date '{START}'
-        and planted_group not in ('data_driven_new', 'noise')
-    """).fetchall()[0] == (0,)
+    new_lines = dict(
+        con.sql(f"""
+        select planted_group, count(*) from subscriber_profiles where activation_date > date '{START}' group by 1
+    """).fetchall()
+    )
+    assert "high_value_long_tenure" not in new_lines
+    assert new_lines["data_driven_new"] > 0.7 * sum(new_lines.values())
 
 
 # --- the planted truth shows in the data -----------------------------------------------------
@@ -355,12 +371,15 @@ def test_group_shares_are_configurable(tmp_path: Path) -> None:
 
 
 def test_groups_behave_as_planted(con: duckdb.DuckDBPyConnection) -> None:
+    # each event counts for the group its line was in that day
     usage = {
         row[0]: row[1:]
         for row in con.sql("""
-            select planted_group, avg((event_type = 'data')::int), avg((event_type = 'voice')::int),
-                   sum(charged_amount) / count(distinct subscriber_id)
-            from usage_events join subscriber_profiles using (subscriber_id) group by 1
+            select g.planted_group, avg((event_type = 'data')::int), avg((event_type = 'voice')::int)
+            from usage_events u join subscriber_groups g
+                on g.subscriber_id = u.subscriber_id and u.delivery_date >= g.valid_from
+                and (g.valid_to is null or u.delivery_date < g.valid_to)
+            group by 1
         """).fetchall()
     }
     assert usage["data_driven_new"][0] > 0.7
@@ -382,6 +401,115 @@ def test_groups_behave_as_planted(con: duckdb.DuckDBPyConnection) -> None:
     """).fetchall()
     )
     assert tenure["data_driven_new"] < 365
+
+
+def test_lines_move_on_when_the_segment_mart_stops_calling_them_new(con: duckdb.DuckDBPyConnection) -> None:
+    """A data-driven new line moves on on the first day of the month at whose end the
+    segment mart's tenure (completed months at the month end) first reaches 12; a grower
+    reaches high value where it first reaches 24. Its behaviour changes with its group."""
+    moves = con.sql("""
+        with spells as (
+            select *, lag(planted_group) over (partition by subscriber_id order by valid_from) as previous_group
+            from subscriber_groups
+        ),
+        moves as (
+            select s.*, p.activation_date, last_day(s.valid_from) as month_end,
+                last_day(s.valid_from - interval 1 day) as previous_month_end
+            from spells s join subscriber_profiles p using (subscriber_id)
+            where previous_group is not null
+        )
+        select previous_group, planted_group, day(valid_from),
+            datediff('month', activation_date, month_end)
+                - (day(month_end) < day(activation_date))::int as tenure,
+            datediff('month', activation_date, previous_month_end)
+                - (day(previous_month_end) < day(activation_date))::int as tenure_before
+        from moves
+    """).fetchall()
+    assert len(moves) >= 20
+    assert {m[2] for m in moves} == {1}
+    assert all(m[3] >= 12 > m[4] for m in moves if m[0] == "data_driven_new")
+    assert all(m[3] >= 24 > m[4] for m in moves if m[1] == "high_value_long_tenure")
+    assert {m[1] for m in moves} >= {"voice_biased", "low_value_suppressed", "high_value_long_tenure"}
+    assert {m[1] for m in moves if m[0] == "data_driven_new"} <= {"voice_biased", "low_value_suppressed", "noise"}
+    # lines that moved from data-driven new to voice-biased: data-heavy before, voice-heavy after
+    before, after = con.sql("""
+        select avg((u.event_type = 'data')::int) filter (where u.delivery_date < g.valid_from),
+               avg((u.event_type = 'voice')::int) filter (where u.delivery_date >= g.valid_from)
+        from subscriber_groups g join usage_events u using (subscriber_id)
+        where g.planted_group = 'voice_biased' and g.valid_from > date '2026-01-01'
+          and g.subscriber_id in (select subscriber_id from subscriber_groups where planted_group = 'data_driven_new')
+    """).fetchall()[0]
+    assert before > 0.7 and after > 0.6
+
+
+def test_each_group_keeps_its_share_month_after_month() -> None:
+    """The steady state: on every month's first day of a year, each planted group holds its
+    configured share of the base, while lines join, churn and move on every month. The
+    world alone (no files), 100,000 lines: sampling noise is about 0.15 points."""
+    first, last = day_number(START), day_number(dt.date(2026, 12, 31))
+    population = build_population(
+        100_000, first, last, 5, DEFAULT_SETTINGS, build_network(100_000, first, last, 5, DEFAULT_SETTINGS), 4.0
+    )
+    expected = np.array(DEFAULT_SETTINGS.shares.weights())
+    month_starts = [day_number(dt.date(2026, month, 1)) for month in range(1, 13)]
+    postpaid_shares = []
+    for day in month_starts:
+        active = np.flatnonzero(population.active(day))
+        group = population.group_at(active, day)
+        shares = np.bincount(group, minlength=len(GROUPS)) / len(active)
+        assert np.abs(shares - expected).max() < 0.006, (dt.date.fromordinal(day + 719163), shares)
+        assert len(active) == pytest.approx(100_000, rel=0.02)
+        postpaid = population.postpaid_at(active, day)
+        postpaid_shares.append(np.bincount(group, weights=postpaid, minlength=len(GROUPS)) / np.bincount(group))
+    # a line moving on takes its new group's payment type odds, so each group's mix holds too
+    assert np.abs(postpaid_shares[-1] - postpaid_shares[0]).max() < 0.015, postpaid_shares
+    joined = np.histogram(population.activation_day[population.n_base :], month_starts)[0]
+    churned = np.histogram(population.churn_day, month_starts)[0]
+    assert joined.min() > 1_500 and churned.min() > 1_500
+    # moves fall on month starts only, from February (the base's data-driven new are all
+    # still new on the start day)
+    moved = dict(zip(*np.unique(population.moves.day, return_counts=True), strict=True))
+    assert set(moved) == set(month_starts[1:]) and min(moved.values()) > 1_000
+
+
+def test_month_of_completing_follows_the_segment_mart_tenure() -> None:
+    """For every activation day of three years (leap day and month ends included): the
+    move's month is the first whose end the segment mart sees the line at 12 (24) completed
+    months or more, with its formula: whole months to the month end, less one when the
+    month end's day is before the activation day (which skips 12 for a 29 February line)."""
+
+    def tenure(activation: dt.date, month_end: dt.date) -> int:
+        months = (month_end.year - activation.year) * 12 + month_end.month - activation.month
+        return months - (month_end.day < activation.day)
+
+    activations = [dt.date(2023, 1, 1) + dt.timedelta(days=k) for k in range(3 * 365 + 1)]
+    for months in (12, 24):
+        moves = month_of_completing(np.array([day_number(d) for d in activations]), months)
+        for activation, move in zip(activations, moves, strict=True):
+            month = dt.date(1970, 1, 1) + dt.timedelta(days=int(move))
+            assert month.day == 1
+            month_end = (month + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
+            assert tenure(activation, month_end) >= months, (activation, month)
+            assert tenure(activation, month - dt.timedelta(days=1)) < months, (activation, month)
+
+
+@pytest.mark.parametrize(
+    ("shares", "message"),
+    [
+        (GroupShares(0.30, 0.20, 0.20, 0.20, 0.10), "data_driven_new at 30.0%"),
+        (GroupShares(0.02, 0.50, 0.28, 0.10, 0.10), "high_value_long_tenure at 50.0%"),
+    ],
+)
+def test_a_mix_no_flat_base_can_hold_is_refused(shares: GroupShares, message: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=message):
+        generate(
+            subscribers=50,
+            start=START,
+            end=START,
+            seed=1,
+            out=tmp_path,
+            settings=replace(DEFAULT_SETTINGS, shares=shares),
+        )
 
 
 def test_monthly_churn_rate(con: duckdb.DuckDBPyConnection) -> None:

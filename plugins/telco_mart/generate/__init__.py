@@ -3,7 +3,10 @@
 ``generate()`` writes every feed of ``telco_mart.contract`` as daily files a real operator
 would deliver, from a population planted with the four customer groups, churners who
 decline before leaving, degraded cells, and (on request) the bad input real feeds carry.
-``out/_truth`` holds what was planted, so tests can check that the warehouse finds it.
+The world runs in steady state (``dynamics``): gross adds replace churn and data-driven
+new subscribers move on at the 12-month line, so each group keeps its share month after
+month. ``out/_truth`` holds what was planted, who was in which group when included, so
+tests can check that the warehouse finds it.
 """
 
 from telco_mart.generate.core import GENERATOR_VERSION, GenerationSummary, generate

@@ -53,7 +53,7 @@ from telco_mart.generate.common import (
 )
 from telco_mart.generate.lifecycle import ALL_CHANNELS, OptOutState, nps_scores
 from telco_mart.generate.network import Network
-from telco_mart.generate.population import Population, group_values
+from telco_mart.generate.population import Behaviour, Population, group_values
 from telco_mart.generate.settings import GeneratorSettings
 
 CAMPAIGN_KINDS = ("sales", "service")
@@ -68,6 +68,8 @@ class DayState:
     active: np.ndarray
     decline: np.ndarray
     plan: np.ndarray
+    #: Each line's group that day, and how it behaves in it (moves applied).
+    behaviour: Behaviour
 
     @classmethod
     def of(cls, population: Population, day: int) -> DayState:
@@ -77,6 +79,7 @@ class DayState:
             active=population.active(day),
             decline=population.decline(day),
             plan=population.plan_on(day),
+            behaviour=population.behaviour_on(day),
         )
 
 
@@ -117,7 +120,7 @@ def usage_blocks(
         raise ValueError(f"block_subscribers must be at least 1, not {block_subscribers}")
     rng = rng_for(seed, state.day, "usage")
     active = np.flatnonzero(state.active)
-    weight = population.activity[active] * state.decline[active]
+    weight = state.behaviour.activity[active] * state.decline[active]
     scale = events_per_sub_day * WEEKDAY_FACTOR[(state.day + 3) % 7] / weight.mean() if len(active) else 0.0
     blocks = max(1, -(-len(active) // block_subscribers))
     next_event_id = 1
@@ -136,11 +139,11 @@ def _usage_of(
     """The events of ``sub`` (one entry per event, its subscriber's row number), priced."""
     pop = population
     n = len(sub)
-    group = pop.group[sub]
+    group = state.behaviour.group[sub]
+    mix = state.behaviour.mix[sub]
 
     u = rng.random(n)
-    voice_cut = pop.mix[sub, 0]
-    event_type = (u >= voice_cut).astype(np.int8) + (u >= voice_cut + pop.mix[sub, 1])
+    event_type = (u >= mix[:, 0]).astype(np.int8) + (u >= mix[:, 0] + mix[:, 1])
     voice, sms, data = event_type == 0, event_type == 1, event_type == 2
     night = data & (rng.random(n) < group_values("night_data_share")[group])
 
@@ -192,14 +195,15 @@ def recharge_rows(population: Population, state: DayState, seed: int) -> pa.Tabl
     """
     pop = population
     rng = rng_for(seed, state.day, "recharges")
-    eligible = np.flatnonzero(state.active & ~pop.postpaid)
-    per_month = group_values("recharges_per_month")[pop.group[eligible]]
+    behaviour = state.behaviour
+    eligible = np.flatnonzero(state.active & ~behaviour.postpaid)
+    per_month = group_values("recharges_per_month")[behaviour.group[eligible]]
     sub = np.repeat(eligible, rng.poisson(per_month / DAYS_PER_MONTH * np.sqrt(state.decline[eligible])))
     n = len(sub)
     wanted = (
-        pop.monthly_spend[sub]
+        behaviour.monthly_spend[sub]
         * state.decline[sub]
-        / group_values("recharges_per_month")[pop.group[sub]]
+        / group_values("recharges_per_month")[behaviour.group[sub]]
         * rng.lognormal(-0.02, 0.2, n)
     )
     above = np.clip(np.searchsorted(RECHARGE_DENOMINATIONS, wanted), 1, len(RECHARGE_DENOMINATIONS) - 1)
@@ -223,12 +227,13 @@ def bill_rows(
     population: Population, month_start: int, month_end: int, issue_day: int, usage_total: np.ndarray
 ) -> pa.Table:
     """Postpaid bills for one month: the plan fee at the month's end (or churn) plus the
-    out-of-bundle usage rated during the month."""
+    out-of-bundle usage rated during the month. A line's payment type changes only when it
+    moves on, on a month's first day, so it is postpaid all month or not at all."""
     pop = population
-    subs = np.flatnonzero(pop.postpaid & (pop.activation_day <= month_end) & (pop.churn_day > month_start))
+    in_month = np.flatnonzero((pop.activation_day <= month_end) & (pop.churn_day > month_start))
+    subs = in_month[pop.postpaid_at(in_month, month_end)]
     last_day = np.minimum(pop.churn_day[subs] - 1, month_end)
-    plan = np.where(pop.plan_change_day[subs] <= last_day, pop.new_plan[subs], pop.plan[subs])
-    recurring = PLAN_FEES[plan]
+    recurring = PLAN_FEES[pop.plan_as_of(subs, last_day)]
     usage = np.round(usage_total[subs], 2)
     return pa.table(
         {
@@ -304,7 +309,7 @@ def periodic_nps_rows(
     declining = pop.decline_from[sub] <= state.day
     degraded = network.degraded_on(state.day)[pop.cells[sub, 0]]
     mean = (
-        group_values("nps_mean")[pop.group[sub]]
+        group_values("nps_mean")[state.behaviour.group[sub]]
         - np.where(declining, 1.0 + 3.0 * (1 - state.decline[sub]) / pop.decline_depth, 0.0)
         - 2.5 * degraded
     )

@@ -26,6 +26,7 @@ from telco_mart.generate.activity import (
 from telco_mart.generate.catalog import plans_table
 from telco_mart.generate.common import day_number, to_date
 from telco_mart.generate.defects import MIN_DAYS, PlantedDefect, defects_json, plant_defects
+from telco_mart.generate.dynamics import steady_state
 from telco_mart.generate.lifecycle import (
     ChangeLog,
     OptOutState,
@@ -39,12 +40,18 @@ from telco_mart.generate.lifecycle import (
 from telco_mart.generate.network import Network, build_network, cell_rows, kpi_rows
 from telco_mart.generate.population import Population, build_population
 from telco_mart.generate.settings import DEFAULT_SETTINGS, GeneratorSettings
-from telco_mart.generate.truth import TRUTH_DIR, write_degraded_cells, write_json, write_subscriber_profiles
+from telco_mart.generate.truth import (
+    TRUTH_DIR,
+    write_degraded_cells,
+    write_json,
+    write_subscriber_groups,
+    write_subscriber_profiles,
+)
 from telco_mart.generate.writer import FORMATS, FeedWriter
 
 #: Bumped when the same arguments would produce different files, so ``generation.json``
 #: tells which generator made a data set.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 #: Every cell carries traffic from outside the modelled base (visitors, other operators'
 #: roamers), so even a cell with no home subscribers reports counters.
 BACKGROUND_CELL_LOAD = 20.0
@@ -242,6 +249,7 @@ def _write_truth(
         first,
         last,
     )
+    write_subscriber_groups(truth / "subscriber_groups.parquet", world.population, first, last)
     write_degraded_cells(truth / "degraded_cells.parquet", world.network, last)
     write_json(
         truth / "generation.json",
@@ -251,6 +259,7 @@ def _write_truth(
             "contract_version": load_contract().version,
             "arguments": arguments,
             "settings": settings.as_dict(),
+            "steady_state": steady_state(settings).as_dict(),
         },
     )
 

@@ -55,8 +55,9 @@ from telco_mart.generate.common import (
     timestamps,
     uniform_days,
 )
+from telco_mart.generate.dynamics import HIGH_VALUE
 from telco_mart.generate.network import Network
-from telco_mart.generate.population import GENDERS, HIGH_VALUE, Population, group_values
+from telco_mart.generate.population import GENDERS, Population, group_values
 from telco_mart.generate.settings import GeneratorSettings
 
 HOUR = 3600
@@ -116,9 +117,8 @@ def subscriber_rows(population: Population, day: int, first_day: bool, seed: int
         rows = np.flatnonzero(pop.activation_day <= day)
         updated = seconds_in_day(rng, pop.activation_day[rows], HOURS_BUSINESS)
     else:
-        changed = (
-            (pop.activation_day == day) | (pop.plan_change_day == day) | (port_day == day) | (pop.churn_day == day)
-        )
+        changed = (pop.activation_day == day) | (port_day == day) | (pop.churn_day == day)
+        changed[pop.plan_changed_on(day)] = True
         rows = np.flatnonzero(changed)
         updated = np.where(
             port_day[rows] == day,
@@ -141,7 +141,7 @@ def subscriber_rows(population: Population, day: int, first_day: bool, seed: int
             "gender": labels(GENDERS, pop.gender[rows]),
             "region": labels(REGION_NAMES, pop.region[rows]),
             "plan_id": labels([p.plan_id for p in PLANS], pop.plan_on(day)[rows]),
-            "payment_type": labels(PAYMENT_TYPES, pop.postpaid[rows].astype(np.int8)),
+            "payment_type": labels(PAYMENT_TYPES, pop.postpaid_at(rows, day).astype(np.int8)),
             "activation_date": dates(pop.activation_day[rows]),
             "status": labels(SUBSCRIBER_STATUSES, np.where(churned, 2, 0)),
             "status_date": dates(np.where(churned, pop.churn_day[rows], pop.activation_day[rows])),
@@ -276,7 +276,8 @@ def vas_log(
 
     sub = np.concatenate([existing, buyers])
     k = len(sub)
-    service = pick_rows(rng, vas_weights, pop.group[sub].astype(np.int16))
+    first_day = np.concatenate([np.full(len(existing), start), buy_day])
+    service = pick_rows(rng, vas_weights, pop.group_at(sub, first_day).astype(np.int16))
     fixed_term = np.zeros(len(VAS_SERVICES), dtype=np.int64)
     for name, days in VAS_FIXED_TERM_DAYS.items():
         fixed_term[VAS_SERVICES.index(name)] = days
@@ -288,7 +289,6 @@ def vas_log(
         rng.integers(10, 720, len(existing)),
     ).astype(np.int64)
     sub_start = np.concatenate([existing_start, buy_day])
-    first_day = np.concatenate([np.full(len(existing), start), buy_day])
     first_updated = seconds_in_day(rng, np.where(first_day == start, sub_start, first_day), HOURS_BUSINESS)
     fixed_end = np.where(term > 0, sub_start + term - 1, NEVER)
 
@@ -494,18 +494,18 @@ def survey_log(
     care = rng.random(len(resolutions.subscriber)) < 0.3
     care_sub = resolutions.subscriber[care]
     care_at = resolutions.resolved_at[care] + rng.integers(SECONDS_PER_DAY, 3 * SECONDS_PER_DAY, len(care_sub))
-    care_mean = nps_mean[pop.group[care_sub]] - 2.0 - 1.0 * resolutions.network[care]
+    care_mean = nps_mean[pop.group_at(care_sub, care_at // SECONDS_PER_DAY)] - 2.0 - 1.0 * resolutions.network[care]
 
     repaired_on = network.repaired_on[pop.cells[:, 0]]
     repaired = np.flatnonzero((repaired_on <= end) & (rng.random(pop.size) < 0.15))
     repair_at = seconds_in_day(rng, repaired_on[repaired] + rng.integers(1, 6, len(repaired)), HOURS_BUSINESS)
-    repair_mean = nps_mean[pop.group[repaired]] - 1.5
+    repair_mean = nps_mean[pop.group_at(repaired, repair_at // SECONDS_PER_DAY)] - 1.5
 
     bought = Purchases(np.concatenate([p.subscriber for p in purchases]), np.concatenate([p.day for p in purchases]))
     asked = rng.random(len(bought.subscriber)) < 0.2
     purchase_sub = bought.subscriber[asked]
     purchase_at = seconds_in_day(rng, bought.day[asked] + rng.integers(2, 8, len(purchase_sub)), HOURS_BUSINESS)
-    purchase_mean = nps_mean[pop.group[purchase_sub]] + 0.5
+    purchase_mean = nps_mean[pop.group_at(purchase_sub, purchase_at // SECONDS_PER_DAY)] + 0.5
 
     sub = np.concatenate([care_sub, repaired, purchase_sub])
     at = np.concatenate([care_at, repair_at, purchase_at])

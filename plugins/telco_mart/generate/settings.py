@@ -22,11 +22,17 @@ GROUPS = (
 
 @dataclass(frozen=True)
 class GroupShares:
-    """Share of the starting base planted in each group; normalised, so they need not sum to 1."""
+    """Share of the base planted in each group, at the start and (steady state) every month
+    after; normalised, so they need not sum to 1.
 
-    data_driven_new: float = 0.25
+    Data-driven new is capped by the flows: at most about a year of gross adds, which on a
+    flat base equal churn (2 % a month: about 20 % of the base). 18 % leaves an eighth of
+    the adds to the other groups (``dynamics.steady_state``).
+    """
+
+    data_driven_new: float = 0.18
     high_value_long_tenure: float = 0.20
-    voice_biased: float = 0.25
+    voice_biased: float = 0.32
     low_value_suppressed: float = 0.20
     noise: float = 0.10
 
@@ -59,10 +65,8 @@ class GroupProfile:
     recharges_per_month: float
     broadband_share: float
     vas_share: float
-    #: Relative churn hazard among the starting base.
+    #: Relative churn hazard of the group's members (``GeneratorSettings.monthly_churn``).
     churn_weight: float
-    #: Tenure at the start of the window, days (low, high).
-    tenure_days: tuple[int, int]
     #: Age bands (low, high, weight) the group's birth dates are drawn from.
     ages: tuple[tuple[int, int, float], ...]
     roaming_traveller_share: float
@@ -87,7 +91,6 @@ GROUP_PROFILES: dict[str, GroupProfile] = {
         broadband_share=0.04,
         vas_share=0.45,
         churn_weight=1.2,
-        tenure_days=(15, 364),
         ages=((18, 25, 0.8), (26, 34, 0.2)),
         roaming_traveller_share=0.02,
         nps_mean=7.0,
@@ -107,7 +110,6 @@ GROUP_PROFILES: dict[str, GroupProfile] = {
         broadband_share=0.62,
         vas_share=0.5,
         churn_weight=0.35,
-        tenure_days=(731, 5000),
         ages=((28, 45, 0.5), (46, 62, 0.5)),
         roaming_traveller_share=0.12,
         nps_mean=8.0,
@@ -127,7 +129,6 @@ GROUP_PROFILES: dict[str, GroupProfile] = {
         broadband_share=0.15,
         vas_share=0.15,
         churn_weight=1.2,
-        tenure_days=(200, 5000),
         ages=((35, 59, 0.62), (60, 85, 0.38)),
         roaming_traveller_share=0.02,
         nps_mean=7.5,
@@ -147,7 +148,6 @@ GROUP_PROFILES: dict[str, GroupProfile] = {
         broadband_share=0.03,
         vas_share=0.05,
         churn_weight=1.8,
-        tenure_days=(60, 4000),
         ages=((18, 40, 0.5), (41, 75, 0.5)),
         roaming_traveller_share=0.01,
         nps_mean=6.5,
@@ -167,7 +167,6 @@ GROUP_PROFILES: dict[str, GroupProfile] = {
         broadband_share=0.15,
         vas_share=0.25,
         churn_weight=1.0,
-        tenure_days=(30, 5000),
         ages=((18, 30, 0.35), (31, 59, 0.5), (60, 80, 0.15)),
         roaming_traveller_share=0.04,
         nps_mean=7.0,
@@ -182,18 +181,24 @@ class GeneratorSettings:
     """Rates of the planted phenomena; the defaults reproduce the domain brief's figures."""
 
     shares: GroupShares = field(default_factory=GroupShares)
-    #: Share of the starting base that churns per month (the brief: 1.5-2.5 %).
+    #: Share of the base that churns per month (the brief: 1.5-2.5 %); gross adds replace it,
+    #: so the base stays flat (``dynamics``).
     monthly_churn: float = 0.02
+    #: A data-driven new subscriber moves on at the start of the month in which they complete
+    #: this many months in network: the segment mart's default "new" line
+    #: (``segment_new_max_tenure_months``).
+    new_customer_months: int = 12
+    #: Those who grow into high value get there at this many months (the mart's
+    #: ``segment_long_min_tenure_months``).
+    long_tenure_months: int = 24
+    #: The longest tenure in the starting base (the network's age).
+    max_tenure_years: float = 20.0
     #: Days over which a churner's usage and spend fall before the churn date.
     decline_days: tuple[int, int] = (75, 105)
     #: What is left of a churner's activity on the churn date.
     decline_floor: float = 0.2
     #: Share of churners who request porting their number out first.
     port_out_share: float = 0.35
-    #: New activations per month, as a share of the starting base.
-    monthly_new_activations: float = 0.02
-    #: Share of new activations planted as data-driven new (the rest are noise).
-    new_activation_data_driven_share: float = 0.7
     monthly_plan_changes: float = 0.01
     invalid_contact_number_share: float = 0.005
     #: Subscribers per radio cell, and the smallest network generated.

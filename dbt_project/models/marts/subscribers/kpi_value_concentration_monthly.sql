@@ -12,8 +12,9 @@
 {#-
     The 80/20 check per month: the share of the month's revenue brought by the top 1, 5,
     10 and 20 % of subscribers in the base, ranked by their revenue in the month. The top
-    k % are the first ceil(k % x subscribers) by revenue; ties cannot change a share, as
-    tied subscribers bring equal revenue. Beside it, the share of the base the segment
+    k % are the first ceil(k % x subscribers) in the revenue order (macro value_rank, ties
+    by md5(subscriber_id)); ties cannot change a share, as tied subscribers bring equal
+    revenue. Beside it, the share of the base the segment
     mart left unclassified.
 #}
 
@@ -45,10 +46,7 @@ ranked as (
     select
         month_start_date,
         revenue_amount,
-        row_number() over (
-            partition by month_start_date
-            order by revenue_amount desc, subscriber_id asc
-        ) as revenue_rank,
+        {{ value_rank('revenue_amount', 'desc') }} as revenue_rank,
         count(*) over (partition by month_start_date) as subscriber_count
     from monthly
 

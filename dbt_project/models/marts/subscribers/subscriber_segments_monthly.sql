@@ -27,6 +27,11 @@
     high_value_long_tenure over voice_biased, low_value_suppressed over data_driven_new and
     low_value_suppressed over voice_biased. The matches_* flags show every rule that held.
 
+    Bands (top and low ARPU, low activity, ARPU deciles, the price-sensitive tag) are cut
+    from total orders, ties broken by md5(subscriber_id), then subscriber_id, so each holds
+    exactly floor(share x base) subscribers however many tie on a flat plan fee (macros
+    percentile_bands.sql). The low-value band is the top band of the reversed ARPU order.
+
     Lifecycle (first match wins): warning (any churn signal) > onboarding > introduction >
     maturity, the last three by tenure.
 
@@ -237,40 +242,33 @@ rule_figures as (
 
 ranked as (
 
-    -- percentile ranks within the month's base (cume_dist: the share of the base at or
-    -- beyond this subscriber, so ties share one rank)
+    -- positions in total orders over the month's base (macro value_rank: ties broken by
+    -- md5(subscriber_id), then subscriber_id), so every band below holds exactly its share
     select
         *,
-        cume_dist() over (
-            partition by month_start_date order by arpu desc
-        ) as arpu_top_rank_share,
-        -- the same rank as a count, for an exact decile (0.7 * 10 is not 7 in floating point)
-        count(*) over (
-            partition by month_start_date
-            order by arpu desc
-            range between unbounded preceding and current row
-        ) as subscribers_at_or_above_arpu,
         count(*) over (partition by month_start_date) as base_subscriber_count,
-        cume_dist() over (
-            partition by month_start_date order by arpu asc
-        ) as arpu_bottom_rank_share,
-        cume_dist() over (
-            partition by month_start_date order by usage_events_per_day asc
-        ) as activity_bottom_rank_share,
-        case
-            when payment_type = 'prepaid' and recharge_count > 0
-                then cume_dist() over (
-                    partition by
-                        month_start_date,
-                        case when payment_type = 'prepaid' and recharge_count > 0 then 1 else 0 end
-                    order by recharge_amount / recharge_count asc
-                )
-        end as recharge_bottom_rank_share
+        {{ value_rank('arpu', 'desc') }} as arpu_rank,
+        {{ value_rank('usage_events_per_day', 'asc') }} as activity_rank,
+        case when payment_type = 'prepaid' and recharge_count > 0 then 1 else 0 end as is_recharging_prepaid
     from rule_figures
     {% if is_incremental() %}
     -- the look-back months were read for their lags only
     where month_start_date >= {{ subscriber_rebuild_from_month() }}
     {% endif %}
+
+),
+
+recharge_ranked as (
+
+    -- prepaid lines that topped up, ordered by their average top-up within the month
+    select
+        *,
+        count(*) over (partition by month_start_date, is_recharging_prepaid) as recharging_subscriber_count,
+        {{ value_rank(
+            'recharge_amount / case when recharge_count > 0 then recharge_count end', 'asc',
+            partition_by='month_start_date, is_recharging_prepaid'
+        ) }} as recharge_rank
+    from ranked
 
 ),
 
@@ -280,9 +278,18 @@ rule_inputs as (
         *,
         tenure_months < {{ var('segment_new_max_tenure_months') }} as is_new_customer,
         tenure_months >= {{ var('segment_long_min_tenure_months') }} as is_long_tenure,
-        arpu_top_rank_share <= {{ var('segment_top_value_share') }} as is_top_value_band,
-        arpu_bottom_rank_share <= {{ var('segment_low_value_share') }} as is_low_value,
-        activity_bottom_rank_share <= {{ var('segment_low_activity_share') }} as is_low_activity,
+        {{ in_percentile_band('arpu_rank', 'base_subscriber_count', var('segment_top_value_share')) }}
+            as is_top_value_band,
+        -- the bottom band by ARPU is the top band of the reversed order
+        {{ in_percentile_band(
+            'base_subscriber_count + 1 - arpu_rank', 'base_subscriber_count', var('segment_low_value_share')
+        ) }} as is_low_value,
+        {{ in_percentile_band('activity_rank', 'base_subscriber_count', var('segment_low_activity_share')) }}
+            as is_low_activity,
+        is_recharging_prepaid = 1
+            and {{ in_percentile_band(
+                'recharge_rank', 'recharging_subscriber_count', var('tag_price_sensitive_recharge_share')
+            ) }} as is_low_recharge,
         coalesce(data_usage_share, 0) >= {{ var('segment_data_driven_min_data_share') }} as is_data_dominant,
         (
             coalesce(voice_usage_share, 0) >= {{ var('segment_voice_biased_min_voice_share') }}
@@ -329,7 +336,7 @@ rule_inputs as (
             false
         ) as is_broadband_expiring_signal,
         coalesce(is_port_out_requested, false) as is_port_out_signal
-    from ranked
+    from recharge_ranked
 
 ),
 
@@ -357,11 +364,7 @@ tagged as (
 
     select
         *,
-        coalesce(
-            payment_type = 'prepaid'
-            and recharge_bottom_rank_share <= {{ var('tag_price_sensitive_recharge_share') }},
-            false
-        ) as is_price_sensitive,
+        is_low_recharge as is_price_sensitive,
         coalesce(data_gb_full_month >= {{ var('tag_heavy_data_min_gb') }}, false) as is_heavy_data_user,
         (
             account_lines >= {{ var('tag_family_min_lines') }}
@@ -427,7 +430,7 @@ final as (
         -- the answers
         cast(segment as {{ dbt.type_string() }}) as segment,
         cast(lifecycle_stage as {{ dbt.type_string() }}) as lifecycle_stage,
-        cast(ceil(10.0 * subscribers_at_or_above_arpu / base_subscriber_count) as {{ dbt.type_int() }}) as arpu_decile,
+        cast(ceil(10.0 * arpu_rank / base_subscriber_count) as {{ dbt.type_int() }}) as arpu_decile,
         cast(is_top_value_band as {{ dbt.type_boolean() }}) as is_top_value_band,
         cast(
             case
@@ -442,10 +445,16 @@ final as (
         cast(tenure_months as {{ dbt.type_int() }}) as tenure_months,
         cast(days_estimated_from_previous_month as {{ dbt.type_int() }}) as days_estimated_from_previous_month,
         cast(arpu as {{ type_double() }}) as arpu,
-        cast(arpu_top_rank_share as {{ type_double() }}) as arpu_top_rank_share,
-        cast(arpu_bottom_rank_share as {{ type_double() }}) as arpu_bottom_rank_share,
+        cast(cast(arpu_rank as {{ type_double() }}) / base_subscriber_count as {{ type_double() }})
+            as arpu_top_rank_share,
+        cast(
+            cast(base_subscriber_count + 1 - arpu_rank as {{ type_double() }}) / base_subscriber_count
+            as {{ type_double() }}
+        ) as arpu_bottom_rank_share,
         cast(usage_events_per_day as {{ type_double() }}) as usage_events_per_day,
-        cast(activity_bottom_rank_share as {{ type_double() }}) as activity_bottom_rank_share,
+        cast(
+            cast(activity_rank as {{ type_double() }}) / base_subscriber_count as {{ type_double() }}
+        ) as activity_bottom_rank_share,
         cast(data_usage_share as {{ type_double() }}) as data_usage_share,
         cast(voice_usage_share as {{ type_double() }}) as voice_usage_share,
         cast(voice_revenue_share as {{ type_double() }}) as voice_revenue_share,
