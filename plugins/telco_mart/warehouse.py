@@ -227,6 +227,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None 
     The last two exist from the start so that dbt's sources resolve on a fresh warehouse.
     """
     from telco_mart.campaigns.catalog import ensure_catalog_tables
+    from telco_mart.ingest.loader import ensure_registry_tables
     from telco_mart.ledger import ensure_ledger_tables
     from telco_mart.publish import ensure_published_contacts_table
 
@@ -235,6 +236,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None 
         con.execute(f"create schema if not exists {schema}")
     for feed in contract.feeds.values():
         con.execute(raw_table_ddl(feed))
+    ensure_registry_tables(con)
     ensure_catalog_tables(con)
     ensure_published_contacts_table(con)
     ensure_ledger_tables(con)

@@ -49,6 +49,7 @@ DECISION_MODELS = [
     "stg_marketing__opt_outs",
     "stg_marketing__contacts",
     "stg_outbox__published_contacts",
+    "stg_outbox__published_days",
     "int_contacts_unioned",
     "campaign_decisions_daily",
     "campaign_targets_daily",

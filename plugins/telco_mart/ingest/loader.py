@@ -246,6 +246,11 @@ def sha256_of(path: Path) -> str:
 
 def ensure_ingest_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     ensure_raw_schema(con, contract)
+
+
+def ensure_registry_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The file registry and the quarantine (created with the raw schema, so that every reader,
+    the publish gate's consent check included, finds them on any warehouse)."""
     con.execute(REGISTRY_DDL)
     for column, definition in REGISTRY_ADDED_COLUMNS.items():
         con.execute(f"alter table raw.file_registry add column if not exists {column} {definition}")

@@ -145,6 +145,8 @@ eligible as (
         audience.open_complaints,
         {{ campaign_holds_offer_product('audience', 'active_campaigns') }} as holds_offer_product
     from audience
+    inner join decision_day
+        on audience.decision_date = decision_day.decision_date
     cross join active_campaigns
     where {{ campaign_eligibility_predicate('audience', 'active_campaigns', ref('stg_campaign_catalog__eligibility_rules')) }}
 
