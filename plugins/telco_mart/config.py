@@ -1,21 +1,26 @@
-"""Where things live, read from the environment with documented defaults.
+"""Where things live and how hard DuckDB may work, read from the environment with documented defaults.
 
 Every path the pipeline touches comes from here so that a deployment moves the data
-directory with one variable, and tests point a whole run at a temporary folder.
+directory with one variable, and tests point a whole run at a temporary folder. The values
+are read and checked by pydantic-settings: a bad value stops the command with one line that
+names the variable, what it holds and what it accepts (``SettingsError``), before anything
+is opened or written.
 
 | variable | default | what |
 | --- | --- | --- |
-| TELCO_MART_DATA_DIR | `<repo>/data` | root of everything the pipeline writes |
+| TELCO_MART_DATA_DIR | `<repo>/data` | root of everything the pipeline writes; when set, it must exist |
 | TELCO_MART_LANDING_DIR | `$TELCO_MART_DATA_DIR/landing` | where operator feeds land |
 | TELCO_MART_WAREHOUSE | `$TELCO_MART_DATA_DIR/warehouse.duckdb` | the DuckDB warehouse file |
 | TELCO_MART_OUTBOX_DIR | `$TELCO_MART_DATA_DIR/outbox` | published campaign target lists |
 | TELCO_MART_DBT_PROJECT_DIR | `<repo>/dbt_project` | the dbt project |
 | TELCO_MART_CAMPAIGN_CATALOG | `<repo>/campaigns/catalog.yml` | the campaign catalog (docs/campaigns.md) |
-| TELCO_MART_DUCKDB_MEMORY_LIMIT | `8GB` | DuckDB memory cap; it spills to disk past it |
+| TELCO_MART_DUCKDB_MEMORY_LIMIT | `8GB` | DuckDB memory cap (a size with its unit, or a % of RAM); spills past it |
 | TELCO_MART_DUCKDB_THREADS | number of cores | DuckDB worker threads |
 | TELCO_MART_TASK_RETRIES | `2` | Airflow retries of a failed task (with exponential backoff) |
 | TELCO_MART_RETRY_DELAY_SECONDS | `60` | first retry delay |
 | TELCO_MART_DBT_UNIT_TESTS | `false` | also run dbt's unit tests in the DAG's dbt builds (see `dbt_environment`) |
+| TELCO_MART_START_DATE | `2026-01-01` | the DAG's first logical date (the demo's first delivery date) |
+| TELCO_MART_CATCHUP | `false` | whether the scheduler runs every day from the start date that has not run yet |
 
 Each run's dbt batch (the delivery dates it rebuilds, the day it decides campaigns for) is not
 a setting: the DAG and the benchmark pass it per run as TELCO_MART_BATCH_START_DATE,
@@ -25,15 +30,24 @@ TELCO_MART_BATCH_END_DATE and TELCO_MART_RUN_DATE (``dbt_batch_environment``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+ENV_PREFIX = "TELCO_MART_"
 
 #: Each dbt batch setting and the environment variable that carries it into dbt: the name the
 #: macro ``dbt_project/macros/batch_setting.sql`` reads at execution (an explicit --vars wins).
 BATCH_ENVIRONMENT = {name: f"TELCO_MART_{name.upper()}" for name in ("batch_start_date", "batch_end_date", "run_date")}
+
+#: What DuckDB's memory_limit takes: a size with its unit (1000- or 1024-based), or a share of RAM.
+_MEMORY_LIMIT = re.compile(r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|B)\s*$|^\s*\d+(\.\d+)?\s*%\s*$", re.IGNORECASE)
 
 
 def dbt_batch_environment(batch: Mapping[str, str]) -> dict[str, str]:
@@ -42,41 +56,89 @@ def dbt_batch_environment(batch: Mapping[str, str]) -> dict[str, str]:
     return {BATCH_ENVIRONMENT[name]: value for name, value in batch.items()}
 
 
-def _path(var: str, default: Path) -> Path:
-    value = os.environ.get(var)
-    return Path(value).expanduser().resolve() if value else default
+class SettingsError(ValueError):
+    """A setting the pipeline cannot run with; its message is one line for the person who set it."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    data_dir: Path
-    landing_dir: Path
-    warehouse_path: Path
-    outbox_dir: Path
-    dbt_project_dir: Path
-    campaign_catalog: Path
-    duckdb_memory_limit: str
-    duckdb_threads: int
-    task_retries: int
-    retry_delay_seconds: int
-    dbt_unit_tests: bool = False
+def _accepts(text: str) -> dict[str, Any]:
+    """What a field accepts, in the words the one-line error uses."""
+    return {"json_schema_extra": {"accepts": text}}
+
+
+class Settings(BaseSettings):
+    """The pipeline's settings: ``Settings.from_env()`` everywhere; keywords override in tests."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=False,
+    )
+
+    data_dir: Path = Field(REPO_ROOT / "data", **_accepts("an existing directory"))
+    landing_dir: Path = Field(None, **_accepts("a directory path"))  # type: ignore[assignment]
+    warehouse_path: Path = Field(
+        None,  # type: ignore[arg-type]
+        validation_alias="TELCO_MART_WAREHOUSE",
+        **_accepts("a file path, e.g. data/warehouse.duckdb"),
+    )
+    outbox_dir: Path = Field(None, **_accepts("a directory path"))  # type: ignore[assignment]
+    dbt_project_dir: Path = Field(REPO_ROOT / "dbt_project", **_accepts("the dbt project's directory"))
+    campaign_catalog: Path = Field(REPO_ROOT / "campaigns" / "catalog.yml", **_accepts("a YAML file path"))
+    duckdb_memory_limit: str = Field(
+        "8GB", **_accepts("a size with its unit, e.g. 8GB, 512MB or 16GiB, or a share of RAM such as 80%")
+    )
+    duckdb_threads: int = Field(
+        default_factory=lambda: os.cpu_count() or 2, ge=1, **_accepts("a whole number of threads, 1 or more")
+    )
+    task_retries: int = Field(2, ge=0, **_accepts("a whole number of retries, 0 or more"))
+    retry_delay_seconds: int = Field(60, ge=0, **_accepts("a whole number of seconds, 0 or more"))
+    dbt_unit_tests: bool = Field(False, **_accepts("true or false"))
+    start_date: date = Field(date(2026, 1, 1), **_accepts("a date, YYYY-MM-DD"))
+    catchup: bool = Field(False, **_accepts("true or false"))
+
+    @field_validator("data_dir", "landing_dir", "outbox_dir", "dbt_project_dir", "campaign_catalog", "warehouse_path")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return Path(value).expanduser().resolve()
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir_exists(cls, value: Path) -> Path:
+        """A data directory somebody names must be there: a typo would otherwise become a new,
+        empty warehouse. (Only a given value is checked; the default is the repo's own ``data/``.)"""
+        if not value.is_dir():
+            raise ValueError("it is not a directory" if value.exists() else "it does not exist")
+        return value
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_limit(cls, value: str) -> str:
+        if not _MEMORY_LIMIT.match(value):
+            bare_number = value.strip().replace(".", "", 1).isdigit()
+            raise ValueError("a number alone has no unit" if bare_number else "not a size")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _paths_under_data_dir(self) -> Settings:
+        for name, default in (
+            ("landing_dir", self.data_dir / "landing"),
+            ("warehouse_path", self.data_dir / "warehouse.duckdb"),
+            ("outbox_dir", self.data_dir / "outbox"),
+        ):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, default)  # frozen model: fill the derived default once
+        return self
 
     @classmethod
     def from_env(cls) -> Settings:
-        data_dir = _path("TELCO_MART_DATA_DIR", REPO_ROOT / "data")
-        return cls(
-            data_dir=data_dir,
-            landing_dir=_path("TELCO_MART_LANDING_DIR", data_dir / "landing"),
-            warehouse_path=_path("TELCO_MART_WAREHOUSE", data_dir / "warehouse.duckdb"),
-            outbox_dir=_path("TELCO_MART_OUTBOX_DIR", data_dir / "outbox"),
-            dbt_project_dir=_path("TELCO_MART_DBT_PROJECT_DIR", REPO_ROOT / "dbt_project"),
-            campaign_catalog=_path("TELCO_MART_CAMPAIGN_CATALOG", REPO_ROOT / "campaigns" / "catalog.yml"),
-            duckdb_memory_limit=os.environ.get("TELCO_MART_DUCKDB_MEMORY_LIMIT", "8GB"),
-            duckdb_threads=int(os.environ.get("TELCO_MART_DUCKDB_THREADS", os.cpu_count() or 2)),
-            task_retries=int(os.environ.get("TELCO_MART_TASK_RETRIES", "2")),
-            retry_delay_seconds=int(os.environ.get("TELCO_MART_RETRY_DELAY_SECONDS", "60")),
-            dbt_unit_tests=os.environ.get("TELCO_MART_DBT_UNIT_TESTS", "false").strip().lower() in ("1", "true", "yes"),
-        )
+        """The settings from the environment; ``SettingsError`` (one line) when a value is unusable."""
+        try:
+            return cls()
+        except ValidationError as invalid:
+            raise SettingsError(describe_errors(invalid)) from None
 
     def dbt_environment(self) -> dict[str, str]:
         """Environment of the pipeline's dbt invocations (the DAG's and the benchmark's).
@@ -89,3 +151,27 @@ class Settings:
         return {"TELCO_MART_WAREHOUSE": str(self.warehouse_path)} | (
             {} if self.dbt_unit_tests else {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}
         )
+
+
+def environment_variable(field: str) -> str:
+    """The variable that sets a field of ``Settings``."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else f"{ENV_PREFIX}{field.upper()}"
+
+
+def describe_errors(invalid: ValidationError) -> str:
+    """Pydantic's errors as one line: each variable, the value it holds, and what it accepts."""
+    by_alias = {environment_variable(name): name for name in Settings.model_fields}
+    parts = []
+    for error in invalid.errors():
+        key = str(error["loc"][0]) if error["loc"] else ""
+        field = by_alias.get(key, key)
+        if field not in Settings.model_fields:
+            parts.append(str(error["msg"]))
+            continue
+        extra = Settings.model_fields[field].json_schema_extra
+        accepts = extra.get("accepts") if isinstance(extra, dict) else None
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        because = f" ({reason})" if error["type"] == "value_error" else ""
+        parts.append(f"{environment_variable(field)}={str(error['input'])!r}: expected {accepts or reason}{because}")
+    return "invalid setting " + "; ".join(parts)

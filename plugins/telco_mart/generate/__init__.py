@@ -6,7 +6,7 @@ decline before leaving, degraded cells, and (on request) the bad input real feed
 ``out/_truth`` holds what was planted, so tests can check that the warehouse finds it.
 """
 
-from telco_mart.generate.core import GENERATOR_VERSION, GenerationSummary, generate
+from telco_mart.generate.core import GENERATOR_VERSION, GenerationSummary, GeneratorArgumentError, generate
 from telco_mart.generate.settings import (
     DEFAULT_SETTINGS,
     GROUP_PROFILES,
@@ -22,6 +22,7 @@ __all__ = [
     "GROUPS",
     "GROUP_PROFILES",
     "GenerationSummary",
+    "GeneratorArgumentError",
     "GeneratorSettings",
     "GroupProfile",
     "GroupShares",
