@@ -1,12 +1,10 @@
-"""operator_daily: catalog -> ingest -> raw gate -> dbt -> output gates -> publish -> summary, per logical date.
+"""operator_daily: one delivery date through catalog, ingest, gates, dbt and publish (DOC_MD below).
 
-Thin on purpose: the work lives in ``telco_mart`` (plugins/). Backfill a range with
-``airflow backfill create --dag-id operator_daily --from-date D1 --to-date D2``.
+Thin on purpose: the work lives in ``telco_mart`` (plugins/); docs/operations.md names every task.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pendulum
@@ -16,8 +14,28 @@ from telco_mart.config import Settings
 from telco_mart.orchestration import dbt_batch_from_ingest, dbt_task_group, fail_without_retry
 from telco_mart.runtime import WAREHOUSE_POOL
 
-START_DATE = pendulum.parse(os.environ.get("TELCO_MART_START_DATE", "2026-01-01"), tz="UTC")
 SETTINGS = Settings.from_env()
+START_DATE = pendulum.datetime(SETTINGS.start_date.year, SETTINGS.start_date.month, SETTINGS.start_date.day, tz="UTC")
+
+#: The DAG's page in the UI (Markdown).
+DOC_MD = """
+### operator_daily: one delivery date, from landed files to campaign target lists
+
+A run's logical date is the **delivery date** it processes; the run for day D starts once D is over.
+
+1. `deliveries`: does any feed have a file for D? If none, the run stops here as
+   **nothing delivered for D**: every later task is *skipped*, nothing is rebuilt or published.
+2. `campaign_catalog`: validates `campaigns/catalog.yml` (a bad catalog fails the run first).
+3. `ingest`: loads D's files into `raw` (all landed history on a fresh warehouse).
+4. `quality_gate_raw`: the raw suites (`expectations/raw/`); a `fail` stops the run before dbt.
+5. `dbt`: `staging` (every staging view), one task per model (its **Docs** is the model's
+   description), then `relationship_tests`.
+6. `quality_gate_marts`, `quality_gate_publish`: the public marts and the day's lists.
+7. `publish`: the target lists to `data/outbox/D/`; `summarise`: row counts in the task log.
+
+Every task that opens the DuckDB file takes the one-slot pool `duckdb_warehouse`.
+Operating notes: `docs/operations.md`. Reports: `data/quality/D/`.
+"""
 
 
 @dag(
@@ -26,7 +44,7 @@ SETTINGS = Settings.from_env()
     # logical date names the delivery date a run processes (also under backfill).
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=START_DATE,
-    catchup=False,
+    catchup=SETTINGS.catchup,
     max_active_runs=1,
     default_args={
         "retries": SETTINGS.task_retries,
@@ -34,9 +52,16 @@ SETTINGS = Settings.from_env()
         "retry_exponential_backoff": True,
     },
     tags=["telco_mart", "daily"],
-    doc_md=__doc__,
+    doc_md=DOC_MD,
 )
 def operator_daily() -> None:
+    @task.short_circuit
+    def deliveries() -> dict | bool:
+        """Skip the run when no feed has a file for the logical date (decided from the landing folder alone)."""
+        from telco_mart.pipeline import run_delivery_check
+
+        return run_delivery_check(get_current_context()["logical_date"].date())
+
     @task(pool=WAREHOUSE_POOL)
     def campaign_catalog() -> dict:
         """Validate campaigns/catalog.yml and load it for dbt: a bad catalog stops the run before anything runs."""
@@ -110,7 +135,7 @@ def operator_daily() -> None:
         return summarise_run(get_current_context()["logical_date"].date())
 
     ingested = ingest()
-    campaign_catalog() >> ingested
+    deliveries() >> campaign_catalog() >> ingested
     transform = dbt_task_group("dbt", dbt_batch_from_ingest("ingest"), SETTINGS)
     chain(
         quality_gate_raw(ingested),
