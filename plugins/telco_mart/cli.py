@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -66,6 +66,11 @@ def parse_date(text: str | date) -> date:
         raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
+def date_option(help_text: str, *names: str, show_default: bool | str = True) -> Any:
+    """A YYYY-MM-DD option (``names`` when its flag is not the parameter's name)."""
+    return typer.Option(*names, parser=parse_date, metavar="YYYY-MM-DD", help=help_text, show_default=show_default)
+
+
 def fail(message: str, code: int = MISUSED) -> NoReturn:
     """Stop the command with one line a person can act on."""
     typer.echo(f"telco-mart: {message}", err=True)
@@ -82,9 +87,6 @@ def version_callback(value: bool) -> None:
 
         typer.echo(f"telco-mart {version('telco-mart')}")
         raise typer.Exit()
-
-
-DateOption = Annotated[date, typer.Option(parser=parse_date, metavar="YYYY-MM-DD")]
 
 
 @app.callback()
@@ -112,12 +114,8 @@ class FileFormat(StrEnum):
 )
 def generate(
     subscribers: Annotated[int, typer.Option(min=1, help="Subscribers in the base at the start.")] = DEMO_SUBSCRIBERS,
-    start: Annotated[
-        date, typer.Option(parser=parse_date, metavar="YYYY-MM-DD", help="First delivery date.")
-    ] = DEMO_START,
-    end: Annotated[
-        date, typer.Option(parser=parse_date, metavar="YYYY-MM-DD", help="Last delivery date (inclusive).")
-    ] = DEMO_END,
+    start: Annotated[date, date_option("First delivery date.")] = DEMO_START,
+    end: Annotated[date, date_option("Last delivery date (inclusive).")] = DEMO_END,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same files.")] = DEMO_SEED,
     out: Annotated[
         Path | None,
@@ -174,25 +172,15 @@ def generate(
 def ingest(
     run_date: Annotated[
         date | None,
-        typer.Option("--date", parser=parse_date, metavar="YYYY-MM-DD", help="Logical date.", show_default="today"),
+        date_option("Logical date.", "--date", show_default="today"),
     ] = None,
     start: Annotated[
         date | None,
-        typer.Option(
-            parser=parse_date,
-            metavar="YYYY-MM-DD",
-            help="First delivery date of an explicit range.",
-            show_default="none: what --date finds",
-        ),
+        date_option("First delivery date of an explicit range.", show_default="none: what --date finds"),
     ] = None,
     end: Annotated[
         date | None,
-        typer.Option(
-            parser=parse_date,
-            metavar="YYYY-MM-DD",
-            help="Last delivery date of an explicit range.",
-            show_default="--start",
-        ),
+        date_option("Last delivery date of an explicit range.", show_default="--start"),
     ] = None,
     landing: Annotated[
         Path | None, typer.Option(help="Landing folder.", show_default="$TELCO_MART_LANDING_DIR or data/landing")
@@ -357,7 +345,7 @@ def check(
     ctx: typer.Context,
     run_date: Annotated[
         date,
-        typer.Option("--date", parser=parse_date, metavar="YYYY-MM-DD", help="Run date (the report goes under it)."),
+        date_option("Run date (the report goes under it).", "--date"),
     ],
     stage: Annotated[
         Stage,
@@ -368,21 +356,11 @@ def check(
     ] = Stage.raw,
     start: Annotated[
         date | None,
-        typer.Option(
-            parser=parse_date,
-            metavar="YYYY-MM-DD",
-            help="Raw only: first delivery date to validate.",
-            show_default="--date",
-        ),
+        date_option("Raw only: first delivery date to validate.", show_default="--date"),
     ] = None,
     end: Annotated[
         date | None,
-        typer.Option(
-            parser=parse_date,
-            metavar="YYYY-MM-DD",
-            help="Raw only: last delivery date to validate.",
-            show_default="--date",
-        ),
+        date_option("Raw only: last delivery date to validate.", show_default="--date"),
     ] = None,
 ) -> int:
     """Rerun a stage of the gate on the warehouse, as the DAG's task for that stage does (exit 1 on a fail)."""
@@ -437,7 +415,7 @@ def validate(
 def targets(
     run_date: Annotated[
         date,
-        typer.Option("--date", parser=parse_date, metavar="YYYY-MM-DD", help="The day (logical date) of the lists."),
+        date_option("The day (logical date) of the lists.", "--date"),
     ],
     campaign: Annotated[str | None, typer.Option(help="One campaign only.", show_default="every campaign")] = None,
     copy_to: Annotated[
@@ -491,13 +469,7 @@ def yesterday() -> date:
 def run(
     run_date: Annotated[
         date | None,
-        typer.Option(
-            "--date",
-            parser=parse_date,
-            metavar="YYYY-MM-DD",
-            help="Logical (delivery) date to run.",
-            show_default="yesterday, UTC",
-        ),
+        date_option("Logical (delivery) date to run.", "--date", show_default="yesterday, UTC"),
     ] = None,
     log: Annotated[
         Path | None,
