@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_PREFIX = "TELCO_MART_"
+DEFAULT_START_DATE = date(2026, 1, 1)
 
 #: Each dbt batch setting and the environment variable that carries it into dbt: the name the
 #: macro ``dbt_project/macros/batch_setting.sql`` reads at execution (an explicit --vars wins).
@@ -65,26 +67,27 @@ def _accepts(text: str) -> dict[str, Any]:
     return {"json_schema_extra": {"accepts": text}}
 
 
-class Settings(BaseSettings):
-    """The pipeline's settings: ``Settings.from_env()`` everywhere; keywords override in tests."""
+class EnvironmentSettings(BaseSettings):
+    """The TELCO_MART_* variables, read and checked by pydantic-settings (``Settings.from_env``).
+
+    Only a value somebody set is validated; the defaults are the documented ones. The paths
+    under the data directory default to it once it is known.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_ignore_empty=True,
-        frozen=True,
         extra="ignore",
         populate_by_name=True,
         validate_default=False,
     )
 
     data_dir: Path = Field(REPO_ROOT / "data", **_accepts("an existing directory"))
-    landing_dir: Path = Field(None, **_accepts("a directory path"))  # type: ignore[assignment]
-    warehouse_path: Path = Field(
-        None,  # type: ignore[arg-type]
-        validation_alias="TELCO_MART_WAREHOUSE",
-        **_accepts("a file path, e.g. data/warehouse.duckdb"),
+    landing_dir: Path | None = Field(None, **_accepts("a directory path"))
+    warehouse_path: Path | None = Field(
+        None, validation_alias="TELCO_MART_WAREHOUSE", **_accepts("a file path, e.g. data/warehouse.duckdb")
     )
-    outbox_dir: Path = Field(None, **_accepts("a directory path"))  # type: ignore[assignment]
+    outbox_dir: Path | None = Field(None, **_accepts("a directory path"))
     dbt_project_dir: Path = Field(REPO_ROOT / "dbt_project", **_accepts("the dbt project's directory"))
     campaign_catalog: Path = Field(REPO_ROOT / "campaigns" / "catalog.yml", **_accepts("a YAML file path"))
     duckdb_memory_limit: str = Field(
@@ -96,7 +99,7 @@ class Settings(BaseSettings):
     task_retries: int = Field(2, ge=0, **_accepts("a whole number of retries, 0 or more"))
     retry_delay_seconds: int = Field(60, ge=0, **_accepts("a whole number of seconds, 0 or more"))
     dbt_unit_tests: bool = Field(False, **_accepts("true or false"))
-    start_date: date = Field(date(2026, 1, 1), **_accepts("a date, YYYY-MM-DD"))
+    start_date: date = Field(DEFAULT_START_DATE, **_accepts("a date, YYYY-MM-DD"))
     catchup: bool = Field(False, **_accepts("true or false"))
 
     @field_validator("data_dir", "landing_dir", "outbox_dir", "dbt_project_dir", "campaign_catalog", "warehouse_path")
@@ -122,23 +125,39 @@ class Settings(BaseSettings):
         return value.strip()
 
     @model_validator(mode="after")
-    def _paths_under_data_dir(self) -> Settings:
-        for name, default in (
-            ("landing_dir", self.data_dir / "landing"),
-            ("warehouse_path", self.data_dir / "warehouse.duckdb"),
-            ("outbox_dir", self.data_dir / "outbox"),
-        ):
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, default)  # frozen model: fill the derived default once
+    def _paths_under_data_dir(self) -> EnvironmentSettings:
+        self.landing_dir = self.landing_dir or self.data_dir / "landing"
+        self.warehouse_path = self.warehouse_path or self.data_dir / "warehouse.duckdb"
+        self.outbox_dir = self.outbox_dir or self.data_dir / "outbox"
         return self
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The pipeline's settings: ``Settings.from_env()`` everywhere; ``dataclasses.replace`` in tests."""
+
+    data_dir: Path
+    landing_dir: Path
+    warehouse_path: Path
+    outbox_dir: Path
+    dbt_project_dir: Path
+    campaign_catalog: Path
+    duckdb_memory_limit: str
+    duckdb_threads: int
+    task_retries: int
+    retry_delay_seconds: int
+    dbt_unit_tests: bool = False
+    start_date: date = DEFAULT_START_DATE
+    catchup: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
         """The settings from the environment; ``SettingsError`` (one line) when a value is unusable."""
         try:
-            return cls()
+            read = EnvironmentSettings()
         except ValidationError as invalid:
             raise SettingsError(describe_errors(invalid)) from None
+        return cls(**read.model_dump())
 
     def dbt_environment(self) -> dict[str, str]:
         """Environment of the pipeline's dbt invocations (the DAG's and the benchmark's).
@@ -155,21 +174,22 @@ class Settings(BaseSettings):
 
 def environment_variable(field: str) -> str:
     """The variable that sets a field of ``Settings``."""
-    alias = Settings.model_fields[field].validation_alias
+    alias = EnvironmentSettings.model_fields[field].validation_alias
     return alias if isinstance(alias, str) else f"{ENV_PREFIX}{field.upper()}"
 
 
 def describe_errors(invalid: ValidationError) -> str:
     """Pydantic's errors as one line: each variable, the value it holds, and what it accepts."""
-    by_alias = {environment_variable(name): name for name in Settings.model_fields}
+    fields = EnvironmentSettings.model_fields
+    by_alias = {environment_variable(name): name for name in fields}
     parts = []
     for error in invalid.errors():
         key = str(error["loc"][0]) if error["loc"] else ""
         field = by_alias.get(key, key)
-        if field not in Settings.model_fields:
+        if field not in fields:
             parts.append(str(error["msg"]))
             continue
-        extra = Settings.model_fields[field].json_schema_extra
+        extra = fields[field].json_schema_extra
         accepts = extra.get("accepts") if isinstance(extra, dict) else None
         reason = str(error["msg"]).removeprefix("Value error, ")
         because = f" ({reason})" if error["type"] == "value_error" else ""

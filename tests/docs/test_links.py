@@ -14,7 +14,7 @@ from tests.conftest import REPO_ROOT
 
 #: A Markdown link or image, ``[text](target)``, and an HTML ``href``/``src``.
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)|(?:href|src)=\"([^\"]+)\"")
-#: A path that climbs out of its folder, in any tracked text file (``../shared/notes.md``).
+#: A path that climbs out of its folder (two dots and a slash, then more), in any tracked text file.
 CLIMBING_PATH = re.compile(r"(?<![\w.])((?:\.\./)+[\w./-]*\w)")
 
 

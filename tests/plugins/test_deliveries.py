@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from datetime import date
@@ -18,7 +19,10 @@ from tests.conftest import SMALL_END
 def landing_settings(small_landing: Path, tmp_path: Path) -> Settings:
     """A copy of the small landing, with a warehouse path that must never appear."""
     shutil.copytree(small_landing, tmp_path / "landing")
-    return Settings(data_dir=tmp_path, landing_dir=tmp_path / "landing", warehouse_path=tmp_path / "w.duckdb")
+    landing = tmp_path / "landing"
+    return dataclasses.replace(
+        Settings.from_env(), data_dir=tmp_path, landing_dir=landing, warehouse_path=tmp_path / "w"
+    )
 
 
 def test_a_delivered_day_is_counted_feed_by_feed(landing_settings: Settings) -> None:
@@ -52,4 +56,4 @@ def test_a_day_without_files_is_nothing_delivered_whatever_else_lies_there(
 
 def test_a_missing_landing_folder_is_an_error_not_an_empty_day(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"landing folder .* does not exist"):
-        run_delivery_check(SMALL_END, Settings(data_dir=tmp_path, landing_dir=tmp_path / "landing"))
+        run_delivery_check(SMALL_END, dataclasses.replace(Settings.from_env(), landing_dir=tmp_path / "landing"))
