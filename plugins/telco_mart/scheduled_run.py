@@ -51,7 +51,7 @@ FIGURES: tuple[tuple[str, Callable[[Any], str]], ...] = (
     ("rows_quarantined", lambda v: f"{v:,} quarantined"),
     ("batch_start_date", lambda v: f"dbt batch from {v}"),
     ("batch_end_date", lambda v: f"to {v}"),
-    ("results", lambda v: f"{v} checks"),
+    ("results", lambda v: f"{v:,} checks"),
     ("failed", lambda v: f"{v} failed"),
     ("warned", lambda v: f"{v} warned"),
     ("total_rows", lambda v: f"{v:,} target rows"),
@@ -67,8 +67,6 @@ def describe_result(value: Any) -> str:
         # Nothing of nothing (0 rejected, no report), except a gate's failures: "0 failed" is news.
         shown = [show(value[key]) for key, show in FIGURES if value.get(key) or (key == "failed" and key in value)]
         return ", ".join(shown)
-    if value is False:  # a short-circuit's answer: the tasks after it are skipped
-        return "the tasks after it are skipped"
     return "" if value in (None, True) else str(value)[:200]
 
 
@@ -127,7 +125,10 @@ def run_day(run_date: date, log_path: Path, say: Callable[[str], None] = print) 
     """Run operator_daily for ``run_date`` through the scheduler and follow it to its end."""
     env = airflow_environment()
     os.environ.update(env)  # before Airflow is imported: it reads its configuration once
-    logging.getLogger("airflow").setLevel(logging.WARNING)  # the terminal gets the run, not Airflow's start-up
+    # This process only reads Airflow's database: the terminal gets the run, not Airflow's
+    # start-up chatter (the components started below keep their own levels: ``env``).
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "ERROR"
+    logging.getLogger("airflow").setLevel(logging.ERROR)
     log = LogFile(log_path)
     try:
         log.write(f"== telco-mart run --date {run_date} ({datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC) ==")
