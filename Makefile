@@ -52,7 +52,7 @@ $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@set -o pipefail; $(BIN)/pip install --disable-pip-version-check --progress-bar off -r requirements.lock 2>&1 \
 		| tee $(VENV)/install.log | awk -v total=$$(grep -c '==' requirements.lock) \
-		'/^Collecting / { n++; if (n % 25 == 0) printf "   collected %d of %d packages\n", n, total; fflush() } \
+		'/^(Collecting|Processing) / { n++; if (n % 25 == 0) printf "   collected %d of %d packages\n", n, total; fflush() } \
 		 /^Installing collected packages/ { print "   installing the collected packages (the longest step) ..."; fflush() } \
 		 /^Successfully installed/ { print "   installed " NF - 2 " packages" }' \
 		|| (tail -n 30 $(VENV)/install.log; echo "install failed: full log in $(VENV)/install.log"; exit 1)
