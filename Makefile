@@ -104,7 +104,7 @@ docs: $(STAMP)
 # AIRFLOW__API__PORT move it); user admin, password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated.
 ui: $(STAMP) airflow-init dbt-parse
 	@echo "== Airflow on http://$${AIRFLOW__API__HOST:-127.0.0.1}:$${AIRFLOW__API__PORT:-8080}: user admin, password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated (Ctrl-C stops it) =="
-	$(BIN)/telco-mart airflow standalone
+	$(BIN)/telco-mart ui
 
 clean:
 	rm -rf $(DATA_DIR) $(AIRFLOW_HOME) dbt_project/target dbt_project/logs

@@ -499,12 +499,29 @@ def run(
 
 
 @app.command(
+    epilog=examples(
+        "telco-mart ui                                        # then http://127.0.0.1:8080, user admin",
+        "AIRFLOW__API__PORT=8081 telco-mart ui                # another port",
+    )
+)
+def ui() -> int:
+    """Airflow's UI, scheduler, DAG processor and API server on http://127.0.0.1:8080 (make ui); Ctrl-C stops them.
+
+    Listens on loopback only unless AIRFLOW__API__HOST says otherwise. The admin password is
+    printed at the first start and kept in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated.
+    """
+    from telco_mart.scheduled_run import serve
+
+    return serve(say=typer.echo)
+
+
+@app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
     add_help_option=False,
     epilog=examples(
         "telco-mart airflow dags test operator_daily 2026-06-30",
         "telco-mart airflow backfill create --dag-id operator_daily --from-date 2026-06-24 --to-date 2026-06-30",
-        "telco-mart airflow standalone                          # what make ui runs",
+        "telco-mart airflow standalone                          # Airflow in one process tree (make ui: telco-mart ui)",
         "telco-mart airflow --help                              # Airflow's own help",
     ),
 )

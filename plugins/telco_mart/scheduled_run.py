@@ -162,15 +162,7 @@ def airflow_running(env: dict[str, str], log: LogFile, say: Callable[[str], None
         env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
     say(f"starting Airflow (scheduler, dag-processor, API server on http://127.0.0.1:{port}) for this run ...")
     began = time.monotonic()
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("airflow")), "standalone"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group: stopped as a whole, never with ours
-        preexec_fn=interruptible,
-    )
+    process = start_standalone(env, subprocess.PIPE)
     pump = threading.Thread(target=lambda: [log.write(line) for line in process.stdout or ()], daemon=True)
     pump.start()
     try:
@@ -256,6 +248,39 @@ def wait_for_dag(process: subprocess.Popen | None, log: LogFile, port: int | Non
         if time.monotonic() > deadline:
             raise RunError(f"Airflow did not come up within {START_TIMEOUT_S} s; its output is in {log.path}")
         time.sleep(1)
+
+
+def start_standalone(env: dict[str, str], output: int | None) -> subprocess.Popen:
+    """``airflow standalone`` in a process group of its own (``stop`` ends it), its output
+    to ``output`` (a pipe, or None for this process's own stdout)."""
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("airflow")), "standalone"],
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # Ctrl-C on our terminal reaches us, never its components directly
+        preexec_fn=interruptible,
+    )
+
+
+def serve(say: Callable[[str], None] = print) -> int:
+    """``make ui``: Airflow standalone in the foreground, its output on the terminal, until Ctrl-C.
+
+    Ctrl-C in a terminal signals every process of the foreground group at once. Reaching the
+    scheduler directly while standalone stops it too left the scheduler hanging on its
+    executor's workers (seen with Airflow 3.3.2); here standalone runs in a group of its own
+    and gets one SIGINT from us, then stops its components in order, as it is built to.
+    """
+    env = airflow_environment()
+    process = start_standalone(env, None)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        say("stopping Airflow (scheduler, dag-processor, API server, triggerer) ...")
+        stop(process)
+        say("Airflow stopped")
+        return 0
 
 
 def interruptible() -> None:

@@ -143,23 +143,45 @@ def ui(env: dict[str, str]) -> Iterator[str]:
             start_new_session=True,
             preexec_fn=interruptible,  # as in a terminal, even when this test runs in the background
         )
+    standalone = None
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not healthy(base):
             assert make.poll() is None, f"make ui stopped ({make.returncode}):\n{output.read_text()[-5000:]}"
             assert time.monotonic() < deadline, f"make ui did not come up:\n{output.read_text()[-5000:]}"
             time.sleep(2)
+        standalone = next(
+            pid for pid in descendants(make.pid) if b"standalone" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        )
         yield base
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(make.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole foreground group
-        try:
-            make.wait(timeout=90)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(make.pid, signal.SIGKILL)  # what outlived it (executor workers), if anything
-            make.wait()
-    assert listening_addresses(port) == set(), "make ui left the API server running"
+        deadline = time.monotonic() + 90
+        while (make.poll() is None or listening_addresses(port)) and time.monotonic() < deadline:
+            time.sleep(1)
+        stopped = make.poll() is not None and not listening_addresses(port)
+        for group in (make.pid, standalone):  # whatever outlived Ctrl-C, so no test leaves Airflow behind
+            with contextlib.suppress(ProcessLookupError, TypeError):
+                os.killpg(group, signal.SIGKILL)
+        make.wait()
+    assert stopped, f"make ui did not stop within 90 s of Ctrl-C:\n{output.read_text()[-3000:]}"
+    assert "Airflow stopped" in output.read_text()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 def healthy(base: str) -> bool:
