@@ -17,18 +17,19 @@ DEMO_FORMAT ?= parquet
 # Mean usage records per active subscriber per day: 5 keeps the demo to a coffee break
 # (18M usage rows); the benchmark uses 10 or more for realistic density.
 DEMO_EVENTS_PER_SUB_DAY ?= 5
+
 # An operator profile to write the demo's CSV files in (e.g. example_operator, with
 # DEMO_FORMAT=csv) and to run the DAG under; empty: the contract's own spelling.
 DEMO_DIALECT ?=
-
-export TELCO_MART_DATA_DIR ?= $(CURDIR)/data
-export TELCO_MART_WAREHOUSE ?= $(TELCO_MART_DATA_DIR)/warehouse.duckdb
+# The data directory: $TELCO_MART_DATA_DIR when set (it must exist, or the commands refuse it;
+# make demo creates it), else data/ here, which is also the package's default (not exported).
+DATA_DIR := $(or $(TELCO_MART_DATA_DIR),$(CURDIR)/data)
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := false
 
-LANDING := $(TELCO_MART_DATA_DIR)/landing
+LANDING := $(DATA_DIR)/landing
 DEMO_DATA_STAMP := $(LANDING)/_truth/.demo-$(DEMO_SUBSCRIBERS)-$(DEMO_START)-$(DEMO_END)-$(DEMO_SEED)-$(DEMO_FORMAT)-$(DEMO_EVENTS_PER_SUB_DAY)$(if $(DEMO_DIALECT),-$(DEMO_DIALECT))
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
@@ -40,7 +41,7 @@ help:
 	@echo "make demo   - set everything up and run the operator_daily DAG on synthetic data (DuckDB)"
 	@echo "make test   - run the whole test suite"
 	@echo "make lint   - ruff"
-	@echo "make ui     - start Airflow locally (airflow standalone) on http://localhost:8080"
+	@echo "make ui     - start Airflow locally (airflow standalone) on http://127.0.0.1:8080"
 	@echo "make bi     - start Superset with the operator's dashboards on http://127.0.0.1:8088 (after make demo)"
 	@echo "make docs   - render docs/raw_contract.md from the contract"
 	@echo "make clean  - remove data/, .airflow/, .superset/ and dbt target/ (keeps .venv and .venv-bi)"
@@ -48,9 +49,17 @@ help:
 	@echo "make bench-smoke - the harness at a tiny scale (about 2 minutes)"
 
 venv: $(STAMP)
+# The install shows where it is (every 25th package, then pip's long install step); pip's
+# whole output goes to .venv/install.log.
 $(STAMP): requirements.lock pyproject.toml
+	@echo "== install: $$(grep -c '==' requirements.lock) locked packages into $(VENV)/ (a few minutes on a fresh clone) =="
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	@set -o pipefail; $(BIN)/pip install --disable-pip-version-check --progress-bar off -r requirements.lock 2>&1 \
+		| tee $(VENV)/install.log | awk -v total=$$(grep -c '==' requirements.lock) \
+		'/^(Collecting|Processing) / { n++; if (n % 25 == 0) printf "   collected %d of %d packages\n", n, total; fflush() } \
+		 /^Installing collected packages/ { print "   installing the collected packages (the longest step) ..."; fflush() } \
+		 /^Successfully installed/ { print "   installed " NF - 2 " packages" }' \
+		|| (tail -n 30 $(VENV)/install.log; echo "install failed: full log in $(VENV)/install.log"; exit 1)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
@@ -63,27 +72,35 @@ $(AIRFLOW_HOME)/.initialised: $(STAMP)
 
 dbt-parse: $(MANIFEST)
 $(MANIFEST): $(STAMP) $(DBT_FILES)
-	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+	cd dbt_project && TELCO_MART_WAREHOUSE=$${TELCO_MART_WAREHOUSE:-$(DATA_DIR)/warehouse.duckdb} \
+		../$(BIN)/dbt parse --profiles-dir . --quiet
 
 data: $(DEMO_DATA_STAMP)
 $(DEMO_DATA_STAMP): $(STAMP)
+	@echo "== generate: $(DEMO_SUBSCRIBERS) subscribers, $(DEMO_START) .. $(DEMO_END), into $(LANDING) =="
 	rm -rf $(LANDING)
 	$(BIN)/telco-mart generate --subscribers $(DEMO_SUBSCRIBERS) --start $(DEMO_START) --end $(DEMO_END) \
 		--seed $(DEMO_SEED) --format $(DEMO_FORMAT) --events-per-sub-day $(DEMO_EVENTS_PER_SUB_DAY) --out $(LANDING) \
 		$(if $(DEMO_DIALECT),--dialect $(DEMO_DIALECT))
 	touch $@
 
+# The demo creates its data directory; everything else refuses one that does not exist.
+$(DATA_DIR):
+	mkdir -p $@
+
 # The warehouse is created only by `telco-mart init` (a mistyped path must not become a new,
 # empty warehouse); on an existing one it only confirms it.
-init: $(STAMP)
+init: $(STAMP) | $(DATA_DIR)
 	$(BIN)/telco-mart init
 
-demo: $(STAMP) airflow-init dbt-parse data init
+# The demo's day runs through Airflow's scheduler (telco-mart run): each task is printed as it
+# starts and ends, its log is where the UI shows it, and the run keeps its real duration.
+demo: $(STAMP) | $(DATA_DIR) airflow-init dbt-parse data init
+	@echo "== run operator_daily for $(DEMO_END) (every line in $(AIRFLOW_HOME)/demo-run.log) =="
 	$(if $(DEMO_DIALECT),TELCO_MART_OPERATOR_PROFILE=$(DEMO_DIALECT)) \
-		$(BIN)/telco-mart airflow dags test operator_daily $(DEMO_END) > $(AIRFLOW_HOME)/demo-run.log 2>&1 \
-		|| (tail -n 80 $(AIRFLOW_HOME)/demo-run.log; echo "operator_daily failed: full log in $(AIRFLOW_HOME)/demo-run.log"; exit 1)
+		$(BIN)/telco-mart run --date $(DEMO_END) --log $(AIRFLOW_HOME)/demo-run.log
 	$(BIN)/telco-mart summary --run-log $(AIRFLOW_HOME)/demo-run.log
-	@echo "BI: the served copy of the marts is $(TELCO_MART_DATA_DIR)/serving/telco_mart.duckdb; make bi opens the dashboards"
+	@echo "BI: the served copy of the marts is $(DATA_DIR)/serving/telco_mart.duckdb; make bi opens the dashboards"
 
 # The BI test (tests/bi) starts the real Superset, so the suite needs its environment too.
 test: $(STAMP) dbt-parse bi-venv
@@ -96,8 +113,11 @@ lint: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/telco-mart contract --markdown --out docs/raw_contract.md
 
+# Airflow's UI, scheduler and API server on http://127.0.0.1:8080 (AIRFLOW__API__HOST and
+# AIRFLOW__API__PORT move it); user admin, password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated.
 ui: $(STAMP) airflow-init dbt-parse init
-	$(BIN)/telco-mart airflow standalone
+	@echo "== Airflow on http://$${AIRFLOW__API__HOST:-127.0.0.1}:$${AIRFLOW__API__PORT:-8080}: user admin, password in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated (Ctrl-C stops it) =="
+	$(BIN)/telco-mart ui
 
 # Superset lives in its own environment: it pins SQLAlchemy<2, pandas<2.2 and duckdb<2.
 BI_VENV := .venv-bi
@@ -115,7 +135,7 @@ bi: $(STAMP) $(BI_STAMP)
 	$(BIN)/python -m telco_mart.bi serve
 
 clean:
-	rm -rf $(TELCO_MART_DATA_DIR) $(AIRFLOW_HOME) .superset dbt_project/target dbt_project/logs
+	rm -rf $(DATA_DIR) $(AIRFLOW_HOME) .superset dbt_project/target dbt_project/logs
 
 # Benchmark harness (issue 7): generate, then the DAG's steps per run, each measured in its own
 # process; results in benchmarks/results/<scale>-<timestamp>/. Override on the command line,

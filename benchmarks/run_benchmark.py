@@ -155,6 +155,7 @@ class Bench:
         self.work_dir = work_dir
         self.landing = args.landing or work_dir / "landing"
         self.data_dir = work_dir / "data"
+        self.data_dir.mkdir(parents=True, exist_ok=True)  # the steps refuse a data directory that is not there
         self.warehouse = self.data_dir / "warehouse.duckdb"
         self.logs = out_dir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)

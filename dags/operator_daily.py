@@ -1,7 +1,6 @@
-"""operator_daily: catalog -> ingest -> raw gate -> dbt -> gates -> publish -> summary -> serve, per logical date.
+"""operator_daily: one delivery date through catalog, ingest, gates, dbt, publish and serve (DOC_MD below).
 
-Thin on purpose: the work lives in ``telco_mart`` (plugins/). Backfill a range with
-``airflow backfill create --dag-id operator_daily --from-date D1 --to-date D2``.
+Thin on purpose: the work lives in ``telco_mart`` (plugins/); docs/operations.md names every task.
 """
 
 from __future__ import annotations
@@ -18,6 +17,34 @@ from telco_mart.runtime import WAREHOUSE_POOL
 SETTINGS = Settings.from_env()
 START_DATE = pendulum.datetime(SETTINGS.start_date.year, SETTINGS.start_date.month, SETTINGS.start_date.day, tz="UTC")
 
+#: The DAG's page in the UI (Markdown).
+DOC_MD = """
+### operator_daily: one delivery date, from landed files to campaign target lists
+
+A run's logical date is the **delivery date** it processes; the run for day D starts once D is over.
+
+1. `deliveries`: does any feed have a file for D? If none, the run stops here as
+   **nothing delivered for D**: every later task is *skipped*, nothing is rebuilt or published.
+2. `campaign_catalog`: validates `campaigns/catalog.yml` and checks the outbox is writable
+   (a bad catalog or an unwritable outbox fails the run first).
+3. `ingest`: loads every landed file of a delivery date up to D that the warehouse does not
+   hold yet (D's files, late files, days that never ran), and replays quarantined rows whose
+   reference has arrived.
+4. `quality_gate_raw`: the raw suites (`expectations/raw/`) over the batch's delivery dates;
+   a `fail` stops the run before dbt.
+5. `dbt`: `staging` (every staging view), one task per model (its **Docs** is the model's
+   description), then `relationship_tests`.
+6. `quality_gate_marts` (the batch's days are then recorded as built), `quality_gate_publish`:
+   the day's lists against the contact policy recomputed from raw data and the outbox,
+   consent feeds complete, earlier days built.
+7. `publish`: the target lists to `data/outbox/D/` (a day already published is verified, never
+   rewritten); `summarise`: row counts in the task log; `serve`: the read-only copy of the
+   marts that BI tools open.
+
+Every task that opens the DuckDB file takes the one-slot pool `duckdb_warehouse` and the
+warehouse's own lock file. Operating notes: `docs/operations.md`. Reports: `data/quality/D/`.
+"""
+
 
 @dag(
     dag_id="operator_daily",
@@ -25,7 +52,7 @@ START_DATE = pendulum.datetime(SETTINGS.start_date.year, SETTINGS.start_date.mon
     # logical date names the delivery date a run processes (also under backfill).
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=START_DATE,
-    catchup=False,
+    catchup=SETTINGS.catchup,
     max_active_runs=1,
     default_args={
         "retries": SETTINGS.task_retries,
@@ -33,9 +60,16 @@ START_DATE = pendulum.datetime(SETTINGS.start_date.year, SETTINGS.start_date.mon
         "retry_exponential_backoff": True,
     },
     tags=["telco_mart", "daily"],
-    doc_md=__doc__,
+    doc_md=DOC_MD,
 )
 def operator_daily() -> None:
+    @task.short_circuit
+    def deliveries() -> dict | bool:
+        """Skip the run when no feed has a file for the logical date (decided from the landing folder alone)."""
+        from telco_mart.pipeline import run_delivery_check
+
+        return run_delivery_check(get_current_context()["logical_date"].date())
+
     @task(pool=WAREHOUSE_POOL)
     def campaign_catalog() -> dict:
         """Validate campaigns/catalog.yml and load it for dbt, and check the outbox is writable:
@@ -142,7 +176,7 @@ def operator_daily() -> None:
         return serve_snapshot(context["logical_date"].date(), run_id=context["run_id"])
 
     ingested = ingest()
-    campaign_catalog() >> ingested
+    deliveries() >> campaign_catalog() >> ingested
     transform = dbt_task_group("dbt", dbt_batch_from_ingest("ingest"), SETTINGS)
     chain(
         quality_gate_raw(ingested),

@@ -33,6 +33,7 @@ process's heap (about 1.3 s). So the group keeps the task count down and each ta
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -139,10 +140,12 @@ def dbt_task_group(
         "emit_datasets": False,
         **common_args,
     }
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"]
+    describe_model_tasks(group, nodes)
     with group:
         staging = DbtBuildLocalOperator(
             task_id=STAGING_TASK_ID,
-            doc_md="Every staging view (rename and cast of a raw feed) and its one-model tests.",
+            doc_md=staging_doc(nodes),
             select=STAGING,
             exclude=RELATIONSHIP_TESTS,
             indirect_selection=TestIndirectSelection.CAUTIOUS.value,
@@ -157,6 +160,41 @@ def dbt_task_group(
     staging >> first_models
     models >> relationship_tests
     return group
+
+
+def describe_model_tasks(group: DbtTaskGroup, nodes: dict[str, dict]) -> None:
+    """Give each model's task the model's description as its Docs in the UI, so the operator
+    on duty reads what a failed task builds (its grain, its key) where the failure shows."""
+    for unique_id, task in group.tasks_map.items():
+        node = nodes.get(unique_id)
+        if node is not None and hasattr(task, "doc_md"):
+            task.doc_md = model_doc(node)
+
+
+def model_doc(node: dict) -> str:
+    """Markdown for one model's task: what it is, where it lives, what the task runs."""
+    name, materialized = node["name"], node["config"].get("materialized", "")
+    description = node.get("description", "").strip() or "(no description in the model's YAML)"
+    runs = (
+        "An ephemeral model: compiled into the models that select from it, so this task runs nothing."
+        if materialized == "ephemeral"
+        else f"The task runs `dbt build --select {name}`: the model, then its one-model tests."
+    )
+    return f"**{name}** ({materialized}, `{node['original_file_path']}`)\n\n{description}\n\n{runs}"
+
+
+def staging_doc(nodes: dict[str, dict]) -> str:
+    """Markdown for the staging task: the views it builds, each with the first sentence of its description."""
+    views = sorted(
+        (node["name"], node.get("description", "").strip().split(". ")[0].rstrip("."))
+        for node in nodes.values()
+        if node["resource_type"] == "model" and node["original_file_path"].startswith("models/staging/")
+    )
+    lines = [f"- `{name}`: {summary}" for name, summary in views]
+    return (
+        "Every staging view (rename and cast of a raw feed) and its one-model tests, in one "
+        "`dbt build --select path:models/staging`:\n\n" + "\n".join(lines)
+    )
 
 
 def task_dbt_environment(settings: Settings) -> dict[str, str]:

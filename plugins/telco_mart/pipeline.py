@@ -18,24 +18,81 @@ from telco_mart.warehouse import SCHEMAS, connect, ensure_raw_schema
 log = logging.getLogger(__name__)
 
 
+class NothingDelivered(Exception):
+    """No feed has a file for the run's delivery date: there is nothing to ingest, check or build."""
+
+
 class RunDateRefused(ValueError):
     """A run date the pipeline must not run for (before the start date); retrying cannot help."""
+
+
+def require_run_date(run_date: date, settings: Settings) -> None:
+    """A date before the warehouse's start date is refused (Airflow would run no task for it)."""
+    if run_date < settings.start_date:
+        raise RunDateRefused(
+            f"{run_date} is before the warehouse's start date {settings.start_date} (TELCO_MART_START_DATE): "
+            "nothing is run for it"
+        )
+
+
+def require_landing(settings: Settings) -> None:
+    """A landing folder that is not there is a wrong setting, never a day without deliveries."""
+    if not settings.landing_dir.is_dir():
+        raise FileNotFoundError(
+            f"landing folder {settings.landing_dir} does not exist; set TELCO_MART_LANDING_DIR or generate "
+            "data with `telco-mart generate` (make demo does)"
+        )
+
+
+def check_deliveries(run_date: date, settings: Settings | None = None) -> dict[str, Any]:
+    """What landed for delivery date ``run_date``, feed by feed, decided from the landing
+    folder alone, before the warehouse is opened.
+
+    Raises ``NothingDelivered`` when no feed has a file for the date (the scheduler's run for
+    a day the operator delivered nothing must not rebuild the marts and fail their gate). Late
+    files of earlier dates do not count: they wait for the next delivered day, or a rerun.
+    """
+    from telco_mart.contract import load_contract
+    from telco_mart.ingest import feeds_delivered
+
+    settings = settings or Settings.from_env()
+    require_run_date(run_date, settings)
+    require_landing(settings)
+    contract = load_contract()
+    delivered = feeds_delivered(settings.landing_dir, run_date, contract)
+    if not delivered:
+        raise NothingDelivered(
+            f"nothing delivered for {run_date}: none of the {len(contract.feeds)} feeds has a file under "
+            f"{settings.landing_dir}/<feed>/{run_date}/; the run is skipped (no ingest, no dbt, nothing published)"
+        )
+    missing = sorted(set(contract.feeds) - set(delivered))
+    log.info(
+        "delivered for %s: %d files of %d of %d feeds%s",
+        run_date,
+        sum(delivered.values()),
+        len(delivered),
+        len(contract.feeds),
+        f" (nothing yet from {', '.join(missing)})" if missing else "",
+    )
+    return {"delivery_date": run_date.isoformat(), "files": sum(delivered.values()), "feeds": delivered}
+
+
+def run_delivery_check(run_date: date, settings: Settings | None = None) -> dict[str, Any] | bool:
+    """The DAG's first task: what was delivered for ``run_date``, or False (logged with the
+    reason) when nothing was, which skips the rest of the run."""
+    try:
+        return check_deliveries(run_date, settings)
+    except NothingDelivered as nothing:
+        log.warning("%s", nothing)
+        return False
 
 
 def run_ingest(run_date: date, run_id: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
     """Ingest every landed file of a delivery date up to ``run_date`` that the warehouse does
     not hold yet (the run date's files, late files, days that never ran)."""
     settings = settings or Settings.from_env()
-    if run_date < settings.start_date:
-        raise RunDateRefused(
-            f"{run_date} is before the warehouse's start date {settings.start_date} (TELCO_MART_START_DATE): "
-            "nothing is run for it"
-        )
-    if not settings.landing_dir.is_dir():
-        raise FileNotFoundError(
-            f"landing folder {settings.landing_dir} does not exist; set TELCO_MART_LANDING_DIR or generate "
-            "data with `telco-mart generate --out <dir>`"
-        )
+    require_run_date(run_date, settings)
+    require_landing(settings)
     with connect(settings=settings) as con:
         report = ingest(con, settings.landing_dir, run_date, run_id=run_id, progress=log.info)
     summary = report.summary()

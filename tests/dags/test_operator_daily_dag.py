@@ -54,6 +54,8 @@ def test_every_task_retries_and_takes_the_single_warehouse_slot(dag) -> None:
     for task in dag.tasks:
         if type(task).__name__ == "EmptyOperator":
             continue  # Cosmos renders ephemeral models as placeholders that open nothing
+        if task.task_id == "deliveries":
+            continue  # it reads the landing folder only, so it never waits behind a writer
         assert task.pool == WAREHOUSE_POOL, task.task_id
     # Retries come from configuration (the test session sets 0); the default is 2.
     from telco_mart.config import Settings
@@ -76,7 +78,7 @@ def test_catalog_then_ingest_then_one_dbt_task_per_model_then_publish_then_summa
     assert staging_task.select == "path:models/staging" and not (staging & built)
     assert staging_task.upstream_task_ids == {"quality_gate_raw"}
     assert {t.task_id for t in dbt_tasks} - {"dbt.staging"} <= staging_task.get_flat_relative_ids(upstream=False)
-    assert catalog.upstream_task_ids == set()
+    assert catalog.upstream_task_ids == {"deliveries"}
     assert ingest.upstream_task_ids == {"campaign_catalog"}
     for task in dbt_tasks:
         assert "ingest" in task.get_flat_relative_ids(upstream=True), task.task_id
@@ -91,6 +93,39 @@ def test_catalog_then_ingest_then_one_dbt_task_per_model_then_publish_then_summa
     serve = dag.get_task("serve")
     assert serve.downstream_task_ids == set()
     assert {"quality_gate_marts", "quality_gate_publish", "publish"} <= serve.get_flat_relative_ids(upstream=True)
+
+
+def test_a_day_without_deliveries_is_decided_first_and_skips_everything_after(dag) -> None:
+    deliveries = dag.get_task("deliveries")
+    assert type(deliveries).__name__ == "_ShortCircuitDecoratedOperator"
+    assert deliveries.upstream_task_ids == set()
+    assert deliveries.ignore_downstream_trigger_rules  # every later task is skipped, not just the next
+    assert deliveries.get_flat_relative_ids(upstream=False) == {t.task_id for t in dag.tasks} - {"deliveries"}
+
+
+def test_each_model_task_documents_its_model_and_the_dag_doc_is_markdown(dag) -> None:
+    import json
+
+    nodes = json.loads(MANIFEST.read_text())["nodes"]
+    models = [t for t in dag.tasks if t.task_id.endswith("_model_build")]
+    assert models
+    for task in models:
+        name = task.task_id.split(".")[1].removesuffix("_model_build")
+        description = nodes[f"model.telco_mart.{name}"]["description"].strip()
+        assert description and description in task.doc_md, task.task_id
+    staging = dag.get_task("dbt.staging").doc_md
+    assert "`stg_crm__subscribers`: CRM subscriber versions" in staging
+    assert "``" not in dag.doc_md and "nothing delivered for D" in dag.doc_md  # Markdown, not reST
+
+
+def test_the_operations_doc_names_every_task_of_the_dag(dag) -> None:
+    """docs/operations.md describes today's DAG: a task added without a word there fails here.
+    (The per-model dbt tasks come from dbt_project/ and are documented by their model.)"""
+    doc = (REPO_ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    ours = [t.task_id for t in dag.tasks if not t.task_id.endswith("_model_build")]
+    assert len(ours) >= 10
+    unnamed = [task_id for task_id in ours if f"`{task_id}`" not in doc]
+    assert unnamed == [], f"docs/operations.md does not name these tasks of operator_daily: {unnamed}"
 
 
 def test_dbt_tasks_get_the_ingested_batch_in_their_environment_not_as_vars(dag) -> None:

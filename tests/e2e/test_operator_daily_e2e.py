@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -19,7 +20,9 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def env(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return airflow_test_environment(small_landing, tmp_path_factory)
+    landing = tmp_path_factory.mktemp("landing_copy") / "landing"  # the last test delivers one more day into it
+    shutil.copytree(small_landing, landing)
+    return airflow_test_environment(landing, tmp_path_factory)
 
 
 def outbox_day(env: dict[str, str], day: date) -> dict[str, bytes]:
@@ -113,15 +116,30 @@ def test_next_day_adds_that_day_only(env: dict[str, str]) -> None:
     assert_published_day_reconciles(env, SMALL_END)
 
 
+def test_a_day_nobody_delivered_for_is_skipped_before_any_work(env: dict[str, str]) -> None:
+    empty_day = SMALL_END + timedelta(days=2)
+    before = snapshot(env)
+    log = airflow(env, "dags", "test", "operator_daily", empty_day.isoformat())
+    assert f"nothing delivered for {empty_day}: none of the 13 feeds has a file" in log
+    assert "Running with dbt=" not in log and "ingest: " not in log  # decided before ingest and dbt
+    assert snapshot(env) == before and outbox_day(env, empty_day) == {}
+
+
 def test_a_failed_gate_publishes_nothing_and_leaves_earlier_days_untouched(env: dict[str, str]) -> None:
-    # The day after the landing ends: no feed arrived, so the day has no facts; a gate must
-    # stop the run before publish.
+    # The day after the landing ends, only the plan catalogue arrived: the day has no usage,
+    # no CRM, no facts; a gate must stop the run before publish.
     published = {day: outbox_day(env, day) for day in (SMALL_END - timedelta(days=1), SMALL_END)}
     assert all(published.values())
-    missing_day = SMALL_END + timedelta(days=1)
-    log = airflow(env, "dags", "test", "operator_daily", missing_day.isoformat(), expect_failure=True)
-    assert "data-quality gate (" in log and "failed for" in log
-    assert outbox_day(env, missing_day) == {}
+    partial_day = SMALL_END + timedelta(days=1)
+    landing = Path(env["TELCO_MART_LANDING_DIR"])
+    (landing / "plans" / str(partial_day)).mkdir()
+    shutil.copyfile(
+        landing / "plans" / str(SMALL_END) / f"plans_{SMALL_END}.csv",
+        landing / "plans" / str(partial_day) / f"plans_{partial_day}.csv",
+    )
+    log = airflow(env, "dags", "test", "operator_daily", partial_day.isoformat(), expect_failure=True)
+    assert "delivered for " in log and "data-quality gate (" in log and "failed for" in log
+    assert outbox_day(env, partial_day) == {}
     assert {day: outbox_day(env, day) for day in published} == published
     outbox = Path(env["TELCO_MART_DATA_DIR"]) / "outbox"
     assert sorted(p.name for p in outbox.iterdir()) == sorted(d.isoformat() for d in published)  # no leftovers

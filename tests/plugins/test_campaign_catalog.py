@@ -19,7 +19,7 @@ from telco_mart.campaigns.catalog import CatalogError, audience_columns, load_ca
 from telco_mart.config import REPO_ROOT
 
 SHIPPED = REPO_ROOT / "campaigns" / "catalog.yml"
-#: Every campaign of ../shared/domain.md, by the id the shipped catalog gives it.
+#: Every campaign of the domain brief, by the id the shipped catalog gives it.
 DOMAIN_CAMPAIGNS = {
     "data_addon_push",
     "data_plan_fit",

@@ -75,7 +75,7 @@ def test_each_stage_dispatches_to_its_gate(argv: list[str], expected: tuple, cal
         (["--stage", "publish", "--end", "2026-01-03"], "--stage publish checks the run date's slice"),
         (["--start", "2026-01-03", "--end", "2026-01-01"], "run backwards"),
         (["--start", "2026-01-05"], "run backwards"),
-        (["--stage", "dbt"], "invalid choice: 'dbt'"),
+        (["--stage", "dbt"], "'dbt' is not one of 'raw', 'marts', 'publish'"),
     ],
 )
 def test_arguments_that_make_no_sense_are_refused(argv: list[str], complaint: str, calls: list, capsys) -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 from telco_mart.quality import QualityGateFailed, run_raw_gate_on
 from telco_mart.quality.gate import GateOutcome, load_raw_suites
 from telco_mart.quality.results import Finding
+from tests.browser import CHROMIUM, MISSING_REASON, REQUIRE_CHROMIUM, chromium
 from tests.conftest import REPO_ROOT, SMALL_END, SMALL_START, ingest_landing, run_dbt
 
 MONTH_START, MONTH_END = dt.date(2026, 1, 1), dt.date(2026, 2, 1)  # a month, and the bills of Feb 1
@@ -275,29 +274,6 @@ def test_rows_that_bypass_ingestion_are_caught_by_the_contract_rules(tampered_wa
     assert orphans.observed_number and orphans.sample[0]["subscriber_id"]
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-#: CI sets this so that a missing browser fails the run instead of skipping the report test.
-REQUIRE_CHROMIUM = bool(os.environ.get("TELCO_MART_REQUIRE_CHROMIUM"))
-
-
-def chromium(url: str, *args: str, profile: Path) -> str:
-    """Headless Chromium with every network path closed: no proxy, no DNS, no background calls."""
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--proxy-server=127.0.0.1:9",
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-    ]
-    proc = subprocess.run([CHROMIUM, *flags, *args, url], capture_output=True, text=True, timeout=120, check=True)
-    return proc.stdout
-
-
 def test_the_report_is_self_contained(defect_findings: dict) -> None:
     html = defect_findings[DEFECT_DAYS[1]].report.read_text()
     assert "http:" not in html and "https:" not in html
@@ -305,14 +281,10 @@ def test_the_report_is_self_contained(defect_findings: dict) -> None:
         assert external not in html, external
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None and not REQUIRE_CHROMIUM,
-    reason="headless Chromium is not installed (apt-get install -y chromium; CI installs it)",
-)
+@pytest.mark.skipif(CHROMIUM is None and not REQUIRE_CHROMIUM, reason=MISSING_REASON)
 def test_the_report_renders_offline_in_headless_chromium_with_the_failure(
     defect_findings: dict, tmp_path: Path
 ) -> None:
-    assert CHROMIUM, "TELCO_MART_REQUIRE_CHROMIUM is set but no chromium is on PATH"
     report = defect_findings[DEFECT_DAYS[1]].report
     dom = chromium(report.as_uri(), "--dump-dom", profile=tmp_path / "profile")
     assert 'id="verdict" data-outcome="fail"' in dom

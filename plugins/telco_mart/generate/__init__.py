@@ -9,7 +9,7 @@ month. ``out/_truth`` holds what was planted, who was in which group when includ
 tests can check that the warehouse finds it.
 """
 
-from telco_mart.generate.core import GENERATOR_VERSION, GenerationSummary, generate
+from telco_mart.generate.core import GENERATOR_VERSION, GenerationSummary, GeneratorArgumentError, generate
 from telco_mart.generate.settings import (
     DEFAULT_SETTINGS,
     GROUP_PROFILES,
@@ -25,6 +25,7 @@ __all__ = [
     "GROUPS",
     "GROUP_PROFILES",
     "GenerationSummary",
+    "GeneratorArgumentError",
     "GeneratorSettings",
     "GroupProfile",
     "GroupShares",

@@ -264,18 +264,22 @@ def _write_truth(
     )
 
 
+class GeneratorArgumentError(ValueError):
+    """An argument the generator cannot work with; the message says which and why."""
+
+
 def _check(subscribers: int, start: dt.date, end: dt.date, seed: int, fmt: str, defects: bool, events: float) -> None:
     if subscribers < 1:
-        raise ValueError(f"subscribers must be at least 1, not {subscribers}")
+        raise GeneratorArgumentError(f"subscribers must be at least 1, not {subscribers}")
     if end < start:
-        raise ValueError(f"end {end} is before start {start}")
+        raise GeneratorArgumentError(f"end {end} is before start {start}")
     if seed < 0:
-        raise ValueError(f"seed must be non-negative, not {seed}")
+        raise GeneratorArgumentError(f"seed must be non-negative, not {seed}")
     if fmt not in FORMATS:
-        raise ValueError(f"fmt must be one of {FORMATS}, not {fmt!r}")
+        raise GeneratorArgumentError(f"fmt must be one of {FORMATS}, not {fmt!r}")
     if events < 0:
-        raise ValueError(f"events_per_sub_day must be non-negative, not {events}")
+        raise GeneratorArgumentError(f"events_per_sub_day must be non-negative, not {events}")
     if defects and fmt != "csv":
-        raise ValueError("defects=True plants text-level defects and needs fmt='csv'")
+        raise GeneratorArgumentError("defects=True plants text-level defects and needs fmt='csv'")
     if defects and (end - start).days + 1 < MIN_DAYS:
-        raise ValueError(f"defects=True needs a window of at least {MIN_DAYS} days")
+        raise GeneratorArgumentError(f"defects=True needs a window of at least {MIN_DAYS} days")

@@ -272,6 +272,30 @@ def delivery_dates_on_disk(landing_dir: Path, contract: Contract) -> list[date]:
     return sorted(dates)
 
 
+def landed_files(day_dir: Path, say: Callable[[str], None] | None = None) -> list[Path]:
+    """The files of one feed's delivery folder that ingestion reads, in name order: visible
+    ``.csv`` and ``.parquet`` files. Anything else is named through ``say`` and left alone;
+    a folder that is not there holds nothing."""
+    if not day_dir.is_dir():
+        return []
+    files = []
+    for path in sorted(day_dir.iterdir()):
+        if path.name.startswith((".", "_")) or not path.is_file():
+            continue
+        if path.suffix not in LANDED_SUFFIXES:
+            if say:
+                say(f"ignoring {path}: not a .csv or .parquet file")
+            continue
+        files.append(path)
+    return files
+
+
+def feeds_delivered(landing_dir: Path, day: date, contract: Contract) -> dict[str, int]:
+    """Files landed for delivery date ``day``, per feed of the contract (feeds without any left out)."""
+    counts = {feed: len(landed_files(landing_dir / feed / day.isoformat())) for feed in contract.feeds}
+    return {feed: n for feed, n in counts.items() if n}
+
+
 def dates_to_scan(landing_dir: Path, run_date: date, contract: Contract) -> list[date]:
     """Every delivery date landed up to the run date: the registry, not the run's history,
     says which files are new (a late file, a skipped day, an interrupted first run)."""
@@ -316,15 +340,7 @@ def ingest(
     for feed_name in contract.load_order():
         feed = contract.feed(feed_name)
         for day in scan:
-            day_dir = landing_dir / feed_name / day.isoformat()
-            if not day_dir.is_dir():
-                continue
-            for path in sorted(day_dir.iterdir()):
-                if path.name.startswith((".", "_")) or not path.is_file():
-                    continue
-                if path.suffix not in LANDED_SUFFIXES:
-                    say(f"ignoring {path}: not a .csv or .parquet file")
-                    continue
+            for path in landed_files(landing_dir / feed_name / day.isoformat(), say):
                 rel = path.relative_to(landing_dir).as_posix()
                 if rel in standing and standing[rel] == _file_stamp(path):
                     # registered, and unchanged since: not read again (no checksum)

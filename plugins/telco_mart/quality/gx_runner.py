@@ -1,10 +1,10 @@
 """Great Expectations, run in memory on pandas frames the gate hands it.
 
-GX's SQL datasource fails on DuckDB (stack.md), and its pandas datasource over a whole day
-of usage is slow and heavy (see pushdown.py), so the gate gives GX small frames: a day's
-metrics, or a few offending rows. The context is ephemeral (nothing written to disk), with
-analytics and progress bars off: the warehouse runs on networks that forbid phoning home,
-and progress bars would fill the Airflow task log.
+GX's SQL datasource fails on DuckDB (it reads a cursor after its connection closed), and
+its pandas datasource over a whole day of usage is slow and heavy (see pushdown.py), so the
+gate gives GX small frames: a day's metrics, or a few offending rows. The context is
+ephemeral (nothing written to disk), with analytics and progress bars off: the warehouse
+runs on networks that forbid phoning home, and progress bars would fill the Airflow task log.
 """
 
 from __future__ import annotations

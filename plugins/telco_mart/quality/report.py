@@ -1,6 +1,6 @@
 """The HTML report of a gate run: one file that opens anywhere, with no network.
 
-GX's Data Docs load their CSS and JavaScript from CDNs and render broken offline (stack.md),
+GX's Data Docs load their CSS and JavaScript from CDNs and render broken offline,
 and the people who read these reports often sit on networks without internet access. So the
 report is plain HTML with its CSS inline, no script, no image and no external reference at
 all; a test opens it in headless Chromium with the network disabled.
