@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='decision_date',
+        pre_hook="{{ clear_undecided_day() }}",
         on_schema_change='fail'
     )
 }}
