@@ -20,7 +20,7 @@ is opened or written.
 | TELCO_MART_TASK_RETRIES | `2` | Airflow retries of a failed task (with exponential backoff) |
 | TELCO_MART_RETRY_DELAY_SECONDS | `60` | first retry delay |
 | TELCO_MART_DBT_UNIT_TESTS | `false` | also run dbt's unit tests in the DAG's dbt builds (see `dbt_environment`) |
-| TELCO_MART_START_DATE | `2026-01-01` | the DAG's first logical date (the demo's first delivery date); a run for an earlier date is refused |
+| TELCO_MART_START_DATE | `2026-01-01` | the DAG's first logical date; a run for an earlier date is refused |
 | TELCO_MART_CATCHUP | `false` | whether the scheduler runs every day from the start date that has not run yet |
 | TELCO_MART_LOCK_WAIT_SECONDS | `900` | how long a writer waits for the warehouse's writer lock before failing |
 | TELCO_MART_SERVING_PATH | `$TELCO_MART_DATA_DIR/serving/telco_mart.duckdb` | the copy of the marts BI opens |
