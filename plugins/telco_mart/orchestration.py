@@ -96,7 +96,8 @@ def dbt_task_group(
     )
     common_args: dict[str, Any] = {
         "pool": WAREHOUSE_POOL,
-        "pre_execute": freeze_startup_heap,
+        "pre_execute": before_dbt,
+        "post_execute": after_dbt,
     }
     group = DbtTaskGroup(
         group_id=group_id,
@@ -201,6 +202,24 @@ def task_dbt_environment(settings: Settings) -> dict[str, str]:
     """The pipeline's dbt environment, plus no JSON artifacts: a Cosmos task's project copy
     is deleted when it ends, so writing ``manifest.json`` there is wasted (module docstring)."""
     return settings.dbt_environment() | {"DBT_WRITE_JSON": "false"}
+
+
+def before_dbt(context: Any) -> None:
+    """What a dbt task does before dbt starts: take the warehouse's writer lock (as every
+    writing task does, so a CLI ingest or a second test run waits instead of colliding with
+    dbt) and freeze the start-up heap (:func:`freeze_startup_heap`). A task that fails keeps
+    the lock until its process ends, which the kernel then frees."""
+    from telco_mart.warehouse import take_writer_lock
+
+    take_writer_lock(Settings.from_env())
+    freeze_startup_heap(context)
+
+
+def after_dbt(context: Any, result: Any = None) -> None:
+    """Release the writer lock :func:`before_dbt` took."""
+    from telco_mart.warehouse import release_writer_lock
+
+    release_writer_lock(Settings.from_env())
 
 
 def freeze_startup_heap(context: Any) -> None:

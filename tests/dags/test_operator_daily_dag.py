@@ -187,13 +187,14 @@ def test_every_test_that_spans_models_is_a_relationships_test() -> None:
 
 
 def test_dbt_tasks_skip_artifacts_and_lineage_nobody_reads(dag) -> None:
-    from telco_mart.orchestration import freeze_startup_heap
+    from telco_mart.orchestration import after_dbt, before_dbt
 
     dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.") and hasattr(t, "env")]
     for task in dbt_tasks:
         assert task.env["DBT_WRITE_JSON"] == "false", task.task_id
         assert task.emit_datasets is False, task.task_id
-        assert task._pre_execute_hook is freeze_startup_heap, task.task_id
+        # the heap frozen, and the warehouse's writer lock held while dbt writes
+        assert (task._pre_execute_hook, task._post_execute_hook) == (before_dbt, after_dbt), task.task_id
 
 
 def test_freezing_the_start_up_heap_keeps_it_out_of_collections() -> None:
