@@ -20,7 +20,7 @@ from telco_mart.ingest import ingest
 from telco_mart.pipeline import run_load_catalog, run_publish_gate
 from telco_mart.publish import publish_day
 from telco_mart.warehouse import init_warehouse
-from tests.conftest import ingest_landing, run_dbt
+from tests.conftest import REPO_ROOT, ingest_landing, run_dbt
 
 SEND_DAY = dt.date(2026, 2, 12)  # mid-cycle: the data add-on push has an audience
 WINDOW_END = SEND_DAY + dt.timedelta(days=14)
@@ -49,8 +49,20 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         events_per_sub_day=3.0,
     )
     warehouse = work / "warehouse.duckdb"
+    # One contact per channel a day gives VIP care's calls the outbound channel that the
+    # broadband cross-sell would use, leaving too few of its sends and controls in a world this
+    # small to judge its uplift; this test measures uplift, so the catalog here lets both call.
+    catalog = work / "catalog.yml"
+    shipped = (REPO_ROOT / "campaigns" / "catalog.yml").read_text()
+    policy = "one_contact_per_channel_per_day"
+    catalog.write_text(shipped.replace(f"{policy}: true", f"{policy}: false"))
     settings = dataclasses.replace(
-        Settings.from_env(), data_dir=work, warehouse_path=warehouse, outbox_dir=work / "outbox", landing_dir=landing
+        Settings.from_env(),
+        data_dir=work,
+        warehouse_path=warehouse,
+        outbox_dir=work / "outbox",
+        landing_dir=landing,
+        campaign_catalog=catalog,
     )
     init_warehouse(settings)
     ingest_landing(landing, warehouse, SEND_DAY)
