@@ -35,8 +35,11 @@ CONTRACT = load_contract()
 #: catalog loaded by the DAG's first task, the contacts the publish task sends).
 WAREHOUSE_SOURCES: dict[str, set[str]] = {
     "campaign_catalog": {"campaign_policy", "campaigns", "campaign_eligibility_rules"},
-    "outbox": {"published_contacts"},
+    "outbox": {"published_contacts", "published_days"},
 }
+#: Sources declared only so that exposures can name what they read (marts/_exposures.yml): no
+#: model reads them, and they live beside the marts, not in raw.
+EXPOSURE_SOURCES: dict[str, set[str]] = {"quality_gate": {"dq_results"}}
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -67,7 +70,20 @@ def _staging_models() -> dict[str, Path]:
     return {p.stem: p for p in sorted(STAGING_DIR.rglob("*.sql"))}
 
 
-SOURCES = _load_sources()
+ALL_SOURCES = _load_sources()
+SOURCES = {name: found for name, found in ALL_SOURCES.items() if name not in EXPOSURE_SOURCES}
+
+
+def test_exposure_only_sources_are_read_by_no_model() -> None:
+    declared = {
+        name: {t["name"] for t in found["spec"].get("tables") or []}
+        for name, found in ALL_SOURCES.items()
+        if name in EXPOSURE_SOURCES
+    }
+    assert declared == EXPOSURE_SOURCES
+    for path in sorted(MODELS_DIR.rglob("*.sql")):
+        for system, _table in SOURCE_CALL.findall(_code(path)):
+            assert system not in EXPOSURE_SOURCES, f"{path.name} reads the exposure-only source {system!r}"
 
 
 def _source_table(system: str, feed: str) -> dict:
