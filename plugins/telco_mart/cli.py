@@ -225,7 +225,10 @@ def ingest(
         ),
     ] = False,
     verdicts_json: Annotated[
-        Path | None, typer.Option("--json", help="With --dry-run: also write the verdicts as JSON to this file.")
+        Path | None,
+        typer.Option(
+            "--json", help="With --dry-run: also write the verdicts as JSON to this file.", show_default="none"
+        ),
     ] = None,
 ) -> int:
     """Load every landed file up to the date that the warehouse does not hold yet into the raw
@@ -635,12 +638,12 @@ def waive(day: Annotated[date, date_option("The failed or unbuilt day.", "--date
 @publishing.command(
     epilog=examples(
         'telco-mart publish reissue --date 2026-06-28 --by "J. Doe" --reason "late opt-out file; list not sent yet"',
-        "telco-mart run --date 2026-06-28          # then decide and publish the day afresh",
     )
 )
 def reissue(day: Annotated[date, date_option("The published day.", "--date")], by: By, reason: Reason) -> int:
     """Set a published day aside (its list to .superseded/, its contacts out of contact history,
-    with who and why) so that its next run decides it against every contact published since."""
+    with who and why) so that its next run (`telco-mart run --date D`) decides it against every
+    contact published since."""
     from telco_mart.publish import reissue_day
 
     return _operator_command(lambda: reissue_day(day, by, reason, settings()))
@@ -734,6 +737,7 @@ def airflow(ctx: typer.Context) -> int:
 def main(argv: list[str] | None = None) -> int:
     """The console script: the command's exit code; one line and code 2 for a bad setting."""
     from telco_mart.contract.operator_profile import ProfileError
+    from telco_mart.warehouse import WarehouseBusy, WarehouseMissing
 
     command = typer.main.get_command(app)
     try:
@@ -750,6 +754,12 @@ def main(argv: list[str] | None = None) -> int:
     except ProfileError as bad:  # a profile a person wrote: the reason, not a traceback
         typer.echo(f"telco-mart: operator profile: {bad}", err=True)
         return MISUSED
+    except WarehouseMissing as missing:  # a mistyped path, or a warehouse nobody made with init
+        typer.echo(f"telco-mart: {missing}", err=True)
+        return MISUSED
+    except WarehouseBusy as busy:  # another writer kept the warehouse past the wait
+        typer.echo(f"telco-mart: {busy}", err=True)
+        return FAILED
     return result if isinstance(result, int) else 0
 
 

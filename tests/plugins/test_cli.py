@@ -91,6 +91,11 @@ def test_the_old_generate_and_ingest_options_still_work(
     warehouse = tmp_path / "w.duckdb"
     argv = ["ingest", "--start", "2026-01-01", "--end", "2026-01-04", "--landing", str(landing)]
     argv += ["--warehouse", str(warehouse), "--fail-on-rejected"]
+    assert cli.main(argv) == 2  # never a new, empty warehouse: one line, no traceback
+    assert "telco-mart init" in capsys.readouterr().err and not warehouse.exists()
+    monkeypatch.setenv("TELCO_MART_WAREHOUSE", str(warehouse))
+    assert cli.main(["init"]) == 0
+    assert f"warehouse created {warehouse}" in capsys.readouterr().out
     assert cli.main(argv) == 1  # a planted defect is a file rejected whole
     out = capsys.readouterr().out
     report = json.loads(out[out.rindex("\n{\n") + 1 :])  # progress lines, then the summary
