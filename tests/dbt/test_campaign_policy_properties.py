@@ -536,7 +536,7 @@ def test_the_policy_holds_across_every_published_day_through_late_files_reruns_a
         catalog = dataclasses.replace(
             catalog,
             campaigns=tuple(
-                dataclasses.replace(c, channel=service.channel)
+                c.model_copy(update={"channel": service.channel})
                 if c.kind == "sales" and c is catalog.campaigns[-1]
                 else c
                 for c in catalog.campaigns

@@ -122,8 +122,15 @@ def test_a_run_stopped_by_a_gate_leaves_the_last_good_copy(served_world: dict[st
     env = served_world
     served = served_file(env)
     before = {p.name: p.read_bytes() for p in served.parent.iterdir()}
-    day_without_feeds = SERVED_WORLD_END + timedelta(days=1)
-    log = airflow(env, "dags", "test", "operator_daily", day_without_feeds.isoformat(), expect_failure=True)
-    assert "data-quality gate (" in log and "failed for" in log
+    # the only delivery of the next day is a header-only usage file: the raw gate fails it
+    # (an empty event file, and every other due feed missing); a day with no delivery at all
+    # would be skipped, not failed
+    bad_day = SERVED_WORLD_END + timedelta(days=1)
+    landing = Path(env["TELCO_MART_LANDING_DIR"]) / "usage_events"
+    header = (landing / SERVED_WORLD_END.isoformat() / f"usage_events_{SERVED_WORLD_END}.csv").open().readline()
+    (landing / bad_day.isoformat()).mkdir()
+    (landing / bad_day.isoformat() / f"usage_events_{bad_day}.csv").write_text(header)
+    log = airflow(env, "dags", "test", "operator_daily", bad_day.isoformat(), expect_failure=True)
+    assert "data-quality gate (raw) failed for" in log and "missing_due_delivery" in log, log[-6000:]
     assert {p.name: p.read_bytes() for p in served.parent.iterdir()} == before
-    assert served_run_date(env) != day_without_feeds
+    assert served_run_date(env) != bad_day
