@@ -211,31 +211,33 @@ def test_products_match_holdings_and_cross_sell_recomputes(con: duckdb.DuckDBPyC
     assert mismatched == 0
     rows = con.execute(
         """
-        select month_start_date, segment, region, holds_broadband, holds_data_pack, business_type,
-            previous_business_type, was_broadband_due_for_renewal, is_broadband_renewed
+        select month_start_date, segment, region, is_in_base_at_period_end, holds_broadband, holds_data_pack,
+            business_type, previous_business_type, is_broadband_renewed
         from marts.subscriber_products_monthly
         """
     ).fetchall()
-    expected: dict[tuple, list[int]] = defaultdict(lambda: [0] * 6)
-    for month, segment, region, broadband, data_pack, business, previous, _due, renewed in rows:
+    expected: dict[tuple, list[int]] = defaultdict(lambda: [0] * 7)
+    for month, segment, region, in_base, broadband, data_pack, business, previous, renewed in rows:
         counts = expected[(month, segment, region)]
         counts[0] += 1
-        counts[1] += broadband
-        counts[2] += data_pack
-        counts[3] += previous == "single"
-        counts[4] += previous == "single" and business == "composite"
-        counts[5] += renewed
+        counts[1] += in_base  # holdings count over the base at the period end
+        counts[2] += in_base and broadband
+        counts[3] += in_base and data_pack
+        counts[4] += previous == "single"
+        counts[5] += previous == "single" and business == "composite"
+        counts[6] += renewed
     mart = con.execute(
         """
-        select month_start_date, segment, region, subscriber_count, broadband_holders, data_pack_holders,
-            single_previous_month, converted_to_composite, broadband_renewed, broadband_take_up_rate
+        select month_start_date, segment, region, subscriber_count, period_end_subscriber_count,
+            broadband_holders, data_pack_holders, single_previous_month, converted_to_composite,
+            broadband_renewed, broadband_take_up_rate
         from marts.kpi_cross_sell_monthly
         """
     ).fetchall()
     assert {tuple(r[:3]) for r in mart} == set(expected)
-    for *key, subscribers, broadband, data_pack, single, converted, renewed, take_up in mart:
-        assert [subscribers, broadband, data_pack, single, converted, renewed] == expected[tuple(key)]
-        assert take_up == pytest.approx(broadband / subscribers)
+    for *key, subscribers, end_base, broadband, data_pack, single, converted, renewed, take_up in mart:
+        assert [subscribers, end_base, broadband, data_pack, single, converted, renewed] == expected[tuple(key)]
+        assert take_up == (pytest.approx(broadband / end_base) if end_base else None)
 
 
 def test_planted_broadband_less_high_value_subscribers_appear(built: BuiltKpis, con: duckdb.DuckDBPyConnection) -> None:

@@ -175,11 +175,13 @@ _CROSS_SELL_PRODUCTS = (
     "data_pack_weekend",
     "data_pack_addon",
 )
+#: Holdings are counted over the base at the period end (the take-up denominator).
 _CROSS_SELL_GROUP_COUNTS = {
     "subscriber_count": "count(*)",
-    "broadband_holders": "count(*) filter (where holds_broadband)",
-    "data_pack_holders": "count(*) filter (where holds_data_pack)",
-    "composite_subscribers": "count(*) filter (where business_type = 'composite')",
+    "period_end_subscriber_count": "count(*) filter (where is_in_base_at_period_end)",
+    "broadband_holders": "count(*) filter (where is_in_base_at_period_end and holds_broadband)",
+    "data_pack_holders": "count(*) filter (where is_in_base_at_period_end and holds_data_pack)",
+    "composite_subscribers": "count(*) filter (where is_in_base_at_period_end and business_type = 'composite')",
 }
 _CROSS_SELL_GROUPS = f"""
     with mart as (
@@ -322,7 +324,7 @@ METRICS: dict[str, dict[str, Metric]] = {
             _count_of(_CROSS_SELL_GROUPS, "groups_not_reconciled", "segment-region groups whose counts differ"),
             _formula_mismatch(
                 {
-                    **{f"{p}_take_up_rate": (f"{p}_holders", "subscriber_count") for p in _CROSS_SELL_PRODUCTS},
+                    **{f"{p}_take_up_rate": (f"{p}_holders", "period_end_subscriber_count") for p in _CROSS_SELL_PRODUCTS},
                     "single_to_composite_conversion_rate": ("converted_to_composite", "single_previous_month"),
                     "broadband_renewal_rate": ("broadband_renewed", "broadband_due_for_renewal"),
                 },

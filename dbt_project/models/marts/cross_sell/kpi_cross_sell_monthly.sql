@@ -16,6 +16,13 @@
     ratio of the counts beside it, so any roll-up (all regions of a segment, say) is the
     sum of the numerators over the sum of the denominators.
 
+    Holdings are as of the period end, so holders, composites and expiring contracts count
+    the base at the period end (period_end_subscriber_count), and take-up divides by that
+    base: one point in time on both sides. subscriber_count (in the base on any day of the
+    month) is kept for volumes; holders over it would be diluted by the month's leavers.
+    Conversion and renewal follow last month's state into this one, leavers included (a
+    leaver did not convert or renew).
+
     Incremental: rebuilds the months from the earliest one the batch touched.
 #}
 
@@ -39,16 +46,25 @@ summed as (
         segment,
         region,
         count(*) as subscriber_count,
+        sum(case when is_in_base_at_period_end then 1 else 0 end) as period_end_subscriber_count,
         {%- for product in products %}
-        sum(case when holds_{{ product }} then 1 else 0 end) as {{ product }}_holders,
+        sum(
+            case when is_in_base_at_period_end and holds_{{ product }} then 1 else 0 end
+        ) as {{ product }}_holders,
         {%- endfor %}
-        sum(case when business_type = 'composite' then 1 else 0 end) as composite_subscribers,
+        sum(
+            case when is_in_base_at_period_end and business_type = 'composite' then 1 else 0 end
+        ) as composite_subscribers,
         sum(case when previous_business_type = 'single' then 1 else 0 end) as single_previous_month,
         sum(
             case when previous_business_type = 'single' and business_type = 'composite' then 1 else 0 end
         ) as converted_to_composite,
-        sum(case when is_broadband_expiring_near then 1 else 0 end) as broadband_expiring_near,
-        sum(case when is_broadband_expiring_far then 1 else 0 end) as broadband_expiring_far,
+        sum(
+            case when is_in_base_at_period_end and is_broadband_expiring_near then 1 else 0 end
+        ) as broadband_expiring_near,
+        sum(
+            case when is_in_base_at_period_end and is_broadband_expiring_far then 1 else 0 end
+        ) as broadband_expiring_far,
         sum(case when was_broadband_due_for_renewal then 1 else 0 end) as broadband_due_for_renewal,
         sum(case when is_broadband_renewed then 1 else 0 end) as broadband_renewed
     from products_monthly
@@ -69,7 +85,10 @@ final as (
         {%- for product in products %}
         cast({{ product }}_holders as {{ dbt.type_int() }}) as {{ product }}_holders,
         cast(
-            cast({{ product }}_holders as {{ type_double() }}) / subscriber_count as {{ type_double() }}
+            case
+                when period_end_subscriber_count > 0
+                    then cast({{ product }}_holders as {{ type_double() }}) / period_end_subscriber_count
+            end as {{ type_double() }}
         ) as {{ product }}_take_up_rate,
         {%- endfor %}
         cast(composite_subscribers as {{ dbt.type_int() }}) as composite_subscribers,
@@ -90,7 +109,8 @@ final as (
                 when broadband_due_for_renewal > 0
                     then cast(broadband_renewed as {{ type_double() }}) / broadband_due_for_renewal
             end as {{ type_double() }}
-        ) as broadband_renewal_rate
+        ) as broadband_renewal_rate,
+        cast(period_end_subscriber_count as {{ dbt.type_int() }}) as period_end_subscriber_count
     from summed
 
 )

@@ -18,6 +18,10 @@
 
     Holdings are those of fct_subscriber_monthly (products_held, has_broadband,
     broadband_end_date, is_family_plan); only the per-service VAS flags are read here.
+    is_in_base_at_period_end marks the lines still in the base at the period end (CRM status
+    then not churned): take-up is measured over them, at the same point in time as the
+    holdings, so that a month's leavers do not dilute it (a churned line may still hold
+    broadband, a contract of its own).
 
     Incremental: rebuilds the months from the earliest one the batch touched (macro
     subscriber_rebuild_from_month), reading one month before for the previous state.
@@ -111,6 +115,7 @@ joined as (
         subscribers.region,
         monthly.plan_id,
         monthly.payment_type,
+        monthly.status,
         monthly.has_broadband,
         monthly.broadband_end_date,
         monthly.is_family_plan,
@@ -151,7 +156,7 @@ final as (
         cast(coalesce(region, 'unknown') as {{ dbt.type_string() }}) as region,
         cast(plan_id as {{ dbt.type_string() }}) as plan_id,
         cast(payment_type as {{ dbt.type_string() }}) as payment_type,
-        cast(true as {{ dbt.type_boolean() }}) as holds_mobile_plan,
+        cast(coalesce(status <> 'churned', false) as {{ dbt.type_boolean() }}) as holds_mobile_plan,
         cast(coalesce(has_broadband, false) as {{ dbt.type_boolean() }}) as holds_broadband,
         cast(coalesce(is_family_plan, false) as {{ dbt.type_boolean() }}) as holds_family_plan,
         {%- for code in service_codes %}
@@ -202,7 +207,8 @@ final as (
                 and broadband_end_date > previous_broadband_end_date,
                 false
             ) as {{ dbt.type_boolean() }}
-        ) as is_broadband_renewed
+        ) as is_broadband_renewed,
+        cast(coalesce(status <> 'churned', false) as {{ dbt.type_boolean() }}) as is_in_base_at_period_end
     from joined
 
 )
