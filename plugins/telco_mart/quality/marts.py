@@ -324,7 +324,10 @@ METRICS: dict[str, dict[str, Metric]] = {
             _count_of(_CROSS_SELL_GROUPS, "groups_not_reconciled", "segment-region groups whose counts differ"),
             _formula_mismatch(
                 {
-                    **{f"{p}_take_up_rate": (f"{p}_holders", "period_end_subscriber_count") for p in _CROSS_SELL_PRODUCTS},
+                    **{
+                        f"{p}_take_up_rate": (f"{p}_holders", "period_end_subscriber_count")
+                        for p in _CROSS_SELL_PRODUCTS
+                    },
                     "single_to_composite_conversion_rate": ("converted_to_composite", "single_previous_month"),
                     "broadband_renewal_rate": ("broadband_renewed", "broadband_due_for_renewal"),
                 },
