@@ -255,6 +255,61 @@ def test_planted_broadband_less_high_value_subscribers_appear(built: BuiltKpis, 
     assert planted > 0 and found / planted >= 0.55, (planted, found)
 
 
+def test_churn_by_plan_recomputes_from_crm_versions(con: duckdb.DuckDBPyConnection) -> None:
+    """Each month's opening base and churners per plan, payment type and commitment, recomputed
+    from the CRM versions as they stood at the end of the previous month (the plan a
+    subscriber left the month on, even if it changed since) and the generator's catalogue."""
+    from telco_mart.generate.catalog import PLANS
+
+    terms = {
+        p.plan_id: f"{p.plan_term_months}_months" if p.plan_term_months else "no_commitment" for p in PLANS
+    }
+    versions: dict[str, list[tuple[date, str, str]]] = defaultdict(list)
+    for subscriber, changed_on, plan, payment in con.execute(
+        "select subscriber_id, cast(updated_at as date), plan_id, payment_type from staging.stg_crm__subscribers"
+        " order by updated_at"
+    ).fetchall():
+        versions[subscriber].append((changed_on, plan, payment))
+    churned_on = dict(
+        con.execute("select subscriber_id, status_date from marts.dim_subscriber where status = 'churned'").fetchall()
+    )
+    mart = {
+        tuple(key): (base, churners)
+        for *key, base, churners in con.execute(
+            """
+            select month_start_date, plan_id, payment_type, contract_term, sum(opening_base), sum(churners)
+            from marts.kpi_churn_monthly
+            group by all
+            """
+        ).fetchall()
+    }
+    months = {key[0] for key in mart}
+    assert len(months) >= 2, months  # February and March open on a complete month
+    expected: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    plan_changes_seen = 0
+    for month in months:
+        previous_end = month - timedelta(days=1)
+        base = con.execute(
+            """
+            select subscriber_id from marts.subscriber_segments_monthly
+            where month_start_date = ? and is_month_complete and status <> 'churned'
+            """,
+            [previous_end.replace(day=1)],
+        ).fetchall()
+        for (subscriber,) in base:
+            held = [v for v in versions[subscriber] if v[0] <= previous_end]
+            _, plan, payment = held[-1]
+            plan_changes_seen += versions[subscriber][-1][1] != plan
+            churn = churned_on.get(subscriber)
+            counts = expected[(month, plan, payment, terms[plan])]
+            counts[0] += 1
+            counts[1] += churn is not None and churn.replace(day=1) == month
+    assert {key: list(value) for key, value in mart.items()} == dict(expected)
+    assert sum(churners for _, churners in mart.values()) > 0
+    # the as-of cut matters on this world: some of the base moved plan after the month began
+    assert plan_changes_seen > 0
+
+
 def test_churn_warning_quality_recomputes(built: BuiltKpis, con: duckdb.DuckDBPyConnection) -> None:
     warnings: dict[str, list[date]] = defaultdict(list)
     for subscriber, day in con.execute("select subscriber_id, date_day from marts.churn_warnings_daily").fetchall():

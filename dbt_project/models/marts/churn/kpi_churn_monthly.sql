@@ -2,8 +2,9 @@
     Churn rate per month and cut: churners over the active base at the start of the month.
     The base at the start of month M is every subscriber in the base at the end of month
     M-1 (subscriber_segments_monthly, status not churned); its cut (segment, region, tenure
-    band, lifecycle stage, network-experience band) is as of M-1, what was known when the
-    month began. A churner is a base member with a counted churn event (int_churn_events,
+    band, lifecycle stage, network-experience band, tariff plan, payment type and the plan's
+    contract term) is as of M-1, what was known when the month began: a subscriber who
+    changed plan counts against the plan they left the previous month on. A churner is a base member with a counted churn event (int_churn_events,
     var churn_counted_types) dated in M.
 
     A table: a few hundred rows a month, rebuilt whole (churn is only known late).
@@ -29,6 +30,18 @@ subscribers as (
 
 ),
 
+monthly_facts as (
+
+    select * from {{ ref('fct_subscriber_monthly') }}
+
+),
+
+plans as (
+
+    select * from {{ ref('dim_plan') }}
+
+),
+
 churn_events as (
 
     select * from {{ ref('int_churn_events') }}
@@ -48,13 +61,25 @@ opening_base as (
             when segments.tenure_months < {{ var('segment_long_min_tenure_months') }} then 'established'
             else 'long'
         end as tenure_band,
-        coalesce(experience.experience_band, 'no_usage') as experience_band
+        coalesce(experience.experience_band, 'no_usage') as experience_band,
+        coalesce(monthly_facts.plan_id, 'unknown') as plan_id,
+        coalesce(segments.payment_type, 'unknown') as payment_type,
+        case
+            when plans.plan_id is null then 'unknown'
+            when coalesce(plans.plan_term_months, 0) = 0 then 'no_commitment'
+            else {{ dbt.concat([dbt.safe_cast('plans.plan_term_months', dbt.type_string()), "'_months'"]) }}
+        end as contract_term
     from segments
     left join experience
         on segments.subscriber_id = experience.subscriber_id
         and segments.month_start_date = experience.month_start_date
     left join subscribers
         on segments.subscriber_id = subscribers.subscriber_id
+    left join monthly_facts
+        on segments.subscriber_id = monthly_facts.subscriber_id
+        and segments.month_start_date = monthly_facts.month_start_date
+    left join plans
+        on monthly_facts.plan_id = plans.plan_id
     where segments.is_month_complete
         and segments.status <> 'churned'
 
@@ -87,6 +112,9 @@ final as (
         cast(tenure_band as {{ dbt.type_string() }}) as tenure_band,
         cast(lifecycle_stage as {{ dbt.type_string() }}) as lifecycle_stage,
         cast(experience_band as {{ dbt.type_string() }}) as experience_band,
+        cast(plan_id as {{ dbt.type_string() }}) as plan_id,
+        cast(payment_type as {{ dbt.type_string() }}) as payment_type,
+        cast(contract_term as {{ dbt.type_string() }}) as contract_term,
         cast(count(*) as {{ dbt.type_int() }}) as opening_base,
         cast(sum(is_churner) as {{ dbt.type_int() }}) as churners,
         cast(cast(sum(is_churner) as {{ type_double() }}) / count(*) as {{ type_double() }}) as churn_rate
@@ -99,7 +127,10 @@ final as (
         region,
         tenure_band,
         lifecycle_stage,
-        experience_band
+        experience_band,
+        plan_id,
+        payment_type,
+        contract_term
 
 )
 
