@@ -261,9 +261,7 @@ def test_churn_by_plan_recomputes_from_crm_versions(con: duckdb.DuckDBPyConnecti
     subscriber left the month on, even if it changed since) and the generator's catalogue."""
     from telco_mart.generate.catalog import PLANS
 
-    terms = {
-        p.plan_id: f"{p.plan_term_months}_months" if p.plan_term_months else "no_commitment" for p in PLANS
-    }
+    terms = {p.plan_id: f"{p.plan_term_months}_months" if p.plan_term_months else "no_commitment" for p in PLANS}
     versions: dict[str, list[tuple[date, str, str]]] = defaultdict(list)
     for subscriber, changed_on, plan, payment in con.execute(
         "select subscriber_id, cast(updated_at as date), plan_id, payment_type from staging.stg_crm__subscribers"
