@@ -92,7 +92,7 @@ def recomputed_from_raw(con: duckdb.DuckDBPyConnection, month: date, period_end:
         ),
         broadband_at_end as (
             select distinct subscriber_id from contract_at_end
-            where status in ('active', 'renewed') and end_date >= $period_end
+            where status in ('active', 'renewed') and (end_date is null or end_date >= $period_end)
         )
         select count(*), count(broadband_at_end.subscriber_id)
         from base_at_end left join broadband_at_end using (subscriber_id)

@@ -283,6 +283,37 @@ def test_extra_column_is_ignored_and_missing_optional_column_is_null(con, landin
     assert con.execute("select data_mb from raw.usage_events").fetchall() == [(None,)]
 
 
+def test_an_open_ended_broadband_contract_loads_with_a_null_end_date(con, landing):
+    """A rolling home-broadband contract has no end date: the contract's documented open
+    value is an empty end_date, which loads as null; an empty start_date is still missing."""
+    contract = {
+        "contract_id": "B1",
+        "subscriber_id": "S1",
+        "household_id": "H1",
+        "start_date": "2025-06-01",
+        "end_date": "",
+        "speed_mbps": "100",
+        "monthly_fee": "30",
+        "status": "active",
+        "updated_at": "2026-03-01 08:00:00",
+    }
+    write_feed(
+        landing,
+        "broadband_contracts",
+        [
+            contract,
+            {**contract, "contract_id": "B2", "end_date": "2027-05-31"},
+            {**contract, "contract_id": "B3", "start_date": ""},
+        ],
+    )
+    run(con, landing)
+    loaded = con.execute("select contract_id, end_date from raw.broadband_contracts order by 1").fetchall()
+    assert loaded == [("B1", None), ("B2", date(2027, 5, 31))]
+    assert [(line, reason) for f, line, reason in quarantine(con) if f.startswith("broadband_contracts")] == [
+        (4, "missing_value:start_date")
+    ]
+
+
 def test_every_file_up_to_the_run_date_is_read_once_whenever_it_lands(con, landing):
     """No first-run special case: each run reads what the registry does not hold, for any
     delivery date up to its run date: all history at first, a late file, a skipped day."""

@@ -14,7 +14,8 @@
     plan, home broadband, family plan, one flag per value-added service of the catalog (var
     cross_sell_vas_service_codes; codes starting data_pack_ are data packs), single vs
     composite business, the same state a month before (for single -> composite conversion)
-    and the broadband contract's expiry and renewal.
+    and the broadband contract's expiry and renewal. Open-ended broadband (held, with a null
+    broadband_end_date: no fixed term) is never expiring nor due for renewal.
 
     Holdings are those of fct_subscriber_monthly (products_held, has_broadband,
     broadband_end_date, is_family_plan); only the per-service VAS flags are read here.
@@ -192,7 +193,9 @@ final as (
             ) as {{ dbt.type_boolean() }}
         ) as is_broadband_expiring_far,
         -- renewal: the contract held a month before ended by this period end, and the
-        -- subscriber holds broadband running past that end date now
+        -- subscriber holds broadband running past that end date now (a later end date, or
+        -- an open-ended contract). Broadband open-ended a month before (end date null) was
+        -- due for nothing, and open-ended broadband never expires (the flags above are false)
         cast(
             coalesce(
                 previous_has_broadband and previous_broadband_end_date <= period_end_date,
@@ -204,7 +207,7 @@ final as (
                 previous_has_broadband
                 and previous_broadband_end_date <= period_end_date
                 and has_broadband
-                and broadband_end_date > previous_broadband_end_date,
+                and (broadband_end_date is null or broadband_end_date > previous_broadband_end_date),
                 false
             ) as {{ dbt.type_boolean() }}
         ) as is_broadband_renewed,

@@ -200,15 +200,18 @@ broadband_as_of_period_end as (
 
 broadband_held as (
 
-    -- a contract is held while active or renewed and not past its end date
+    -- a contract is held while active or renewed and not past its end date; an open-ended
+    -- one (end_date null, no fixed term) is held for as long as its status says so. The
+    -- subscriber's broadband ends at the earliest end of the contracts held, and never
+    -- while one of them is open-ended: broadband_end_date is then null (no expiry)
     select
         month_start_date,
         subscriber_id,
-        min(end_date) as broadband_end_date
+        case when count(*) = count(end_date) then min(end_date) end as broadband_end_date
     from broadband_as_of_period_end
     where version_rank = 1
         and status in ('active', 'renewed')
-        and end_date >= period_end_date
+        and (end_date is null or end_date >= period_end_date)
     group by
         month_start_date,
         subscriber_id
