@@ -52,6 +52,12 @@ usage_dates as (
 
 ),
 
+crm_delivery_dates as (
+
+    select delivery_date as date_day from {{ ref('stg_crm__subscribers') }}
+
+),
+
 recharges as (
 
     select * from {{ ref('stg_billing__recharges') }}
@@ -82,13 +88,23 @@ calendar as (
 
 ),
 
+covered_dates as (
+
+    -- the days the warehouse holds data for: those with usage, and those the CRM delivered
+    -- on, so the base has its days (fee revenue, days in base, no usage) where no usage
+    -- arrived: an operator without a mediation feed, or a day whose usage is late
+    select date_day from usage_dates
+    union all
+    select date_day from crm_delivery_dates
+
+),
+
 data_range as (
 
-    -- the fact covers the days usage data exists for
     select
         min(date_day) as first_date,
         max(date_day) as last_date
-    from usage_dates
+    from covered_dates
 
 ),
 
