@@ -96,7 +96,7 @@ def not_passed(findings: list[Finding]) -> list[str]:
     return [f"{f.expectation} [{f.severity}]: {f.observed_value}" for f in findings if not f.success]
 
 
-def profile_file(path: Path, gate: dict) -> Path:
+def profile_file(path: Path, gate: object) -> Path:
     path.write_text(yaml.safe_dump({"description": "a test operator", "gate": gate}), encoding="utf-8")
     return path
 
@@ -194,9 +194,10 @@ def test_a_profile_is_laid_over_gate_yml_section_by_section(tmp_path: Path) -> N
         ({"defaults": {"volume_window_days": 7.5}}, r"gate\.defaults\.volume_window_days: 7\.5 is not an integer"),
         ({"feeds": {"bills": {"volume_basis": "monthly"}}}, r"gate\.feeds\.bills\.volume_basis: 'monthly' is not one"),
         ({"defaults": ["segment_share_max"]}, r"gate\.defaults: give \{setting: value\}"),
+        (["segment_share_max"], r"gate: give a mapping with the sections"),
     ],
 )
-def test_a_malformed_gate_section_is_refused_naming_the_profile(tmp_path: Path, gate: dict, complaint: str) -> None:
+def test_a_malformed_gate_section_is_refused_naming_the_profile(tmp_path: Path, gate: object, complaint: str) -> None:
     path = profile_file(tmp_path / "acme.yml", gate)
     with pytest.raises(ProfileError, match=f"^{re.escape(str(path))}: {complaint}"):
         load_profile(str(path))

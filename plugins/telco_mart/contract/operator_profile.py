@@ -297,12 +297,12 @@ def parse_profile(data: dict[str, Any], *, name: str, source: str, contract: Con
 def _gate(section: Any, source: str, contract: Contract) -> GateConfig | None:
     """The profile's ``gate:`` section, checked as gate.yml is (by the same code), with the
     profile file named, so that a typo stops everything before any file is read."""
+    if section is None or section == {}:
+        return None
     # Imported here: the quality package imports this module, so a module-level import would
     # be circular. The checks live there once, for gate.yml and for every profile.
     from telco_mart.quality.config import QualityConfigError, parse_gate_config
 
-    if not section:
-        return None
     try:
         gate = parse_gate_config(section, source, within="gate", complete=False)
     except QualityConfigError as bad:

@@ -101,6 +101,8 @@ class FeedSettings:
 
 @dataclass(frozen=True)
 class GateConfig:
+    """gate.yml's settings (every one in ``defaults``), or a profile's ``gate:`` (only those it changes)."""
+
     defaults: dict[str, Setting]
     feeds: dict[str, dict[str, Setting]]
     #: Overrides for one output table (``marts.<table>``), as ``feeds`` for a raw feed.
@@ -114,8 +116,8 @@ class GateConfig:
 
     def overlaid(self, overrides: GateConfig) -> GateConfig:
         """This configuration with ``overrides`` (an operator profile's ``gate:``) laid over it
-        section by section: the overrides' ``defaults`` replace these defaults, their
-        ``feeds.<feed>`` and ``tables.<table>`` these feed's and table's settings.
+        section by section: the overrides' ``defaults`` replace these defaults, and their
+        ``feeds.<feed>`` and ``tables.<table>`` the settings of that feed or table.
 
         A default set in the profile does not undo what gate.yml sets for one feed: those
         overrides say what a feed is (bills come per billing cycle, NPS answers when customers
