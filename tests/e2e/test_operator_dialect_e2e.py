@@ -79,3 +79,16 @@ def test_the_gates_and_the_outbox_agree(runs) -> None:
     assert {n: c for n, c in lists["dialect"].items() if n != "manifest.json"} == {
         n: c for n, c in lists["default"].items() if n != "manifest.json"
     }
+
+
+def test_the_gate_judged_with_the_profiles_own_band(runs) -> None:
+    """The profile's gate: section reaches the DAG's gate through TELCO_MART_OPERATOR_PROFILE:
+    the same verdicts as above, against example_operator's service-mix band, not gate.yml's."""
+    bands = {}
+    for name, env in runs.items():
+        with duckdb.connect(env["TELCO_MART_WAREHOUSE"], read_only=True) as con:
+            bands[name] = con.execute(
+                "select distinct details->>'$.expected' from marts.dq_results where expectation = ?",
+                ["expect_column_values_to_be_between(value_share__event_type__data)"],
+            ).fetchall()
+    assert bands == {"default": [("between 0.2 and 0.8",)], "dialect": [("between 0.2 and 0.9",)]}

@@ -15,6 +15,7 @@ import duckdb
 import pytest
 import yaml
 
+from telco_mart.contract.operator_profile import OperatorProfile, load_profile
 from telco_mart.quality import QualityGateFailed, run_marts_gate_on, run_raw_gate_on
 from telco_mart.quality.config import QualityConfigError, expectations_dir
 from telco_mart.quality.gate import GateOutcome, load_output_suites, report_path
@@ -33,11 +34,16 @@ KPI_TABLES = {
 
 
 def run_gate(
-    warehouse: Path, data_dir: Path, *, directory: Path | None = None, run_id: str = "test"
+    warehouse: Path,
+    data_dir: Path,
+    *,
+    directory: Path | None = None,
+    run_id: str = "test",
+    profile: OperatorProfile | None = None,
 ) -> GateOutcome | QualityGateFailed:
     con = duckdb.connect(str(warehouse))
     try:
-        return run_marts_gate_on(con, SMALL_END, run_id, data_dir=data_dir, directory=directory)
+        return run_marts_gate_on(con, SMALL_END, run_id, data_dir=data_dir, directory=directory, profile=profile)
     except QualityGateFailed as failed:
         return failed
     finally:
@@ -59,6 +65,10 @@ def warehouse(built_warehouse: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "warehouse.duckdb"
     shutil.copyfile(built_warehouse, copy)
     return copy
+
+
+#: The four customer groups, whose shares of the base the segment mart's suite bands.
+SEGMENTS = sorted(("data_driven_new", "high_value_long_tenure", "low_value_suppressed", "voice_biased"))
 
 
 def checks_in(findings: list[Finding]) -> set[str]:
@@ -172,10 +182,7 @@ def test_a_warn_only_finding_is_recorded_and_the_run_goes_on(
     assert isinstance(outcome, GateOutcome), str(outcome)
     assert not outcome.failures
     warned = sorted(f.expectation for f in outcome.warnings)
-    assert warned == [
-        f"expect_column_values_to_be_between(segment_share__{s})"
-        for s in sorted(("data_driven_new", "high_value_long_tenure", "low_value_suppressed", "voice_biased"))
-    ]
+    assert warned == [f"expect_column_values_to_be_between(segment_share__{s})" for s in SEGMENTS]
     assert outcome.summary()["warned"] == 4
     stored = query(
         warehouse,
@@ -185,6 +192,27 @@ def test_a_warn_only_finding_is_recorded_and_the_run_goes_on(
     assert [s[0] for s in stored] == ["warn"] * 4
     assert all(0.01 < s[1] < 0.5 and s[2] == "between 0.0 and 0.01" for s in stored), stored
     assert 'data-outcome="warn"' in outcome.report.read_text()
+
+
+@pytest.mark.dbt
+def test_an_operator_profile_sets_its_own_bands_over_gate_yml(
+    warehouse: Path, tmp_path: Path, narrow_bands: Path
+) -> None:
+    """gate.yml's segment band (narrowed here) warns on every group; the operator profile's band,
+    laid over it for the same table, passes the same marts."""
+    segment_shares = {f"expect_column_values_to_be_between(segment_share__{s})" for s in SEGMENTS}
+    with_gate_yml = run_gate(warehouse, tmp_path / "gate_yml", directory=narrow_bands)
+    assert {f.expectation for f in with_gate_yml.warnings} == segment_shares
+
+    path = tmp_path / "acme.yml"
+    bands = {"segment_share_min": 0.02, "segment_share_max": 0.5}
+    path.write_text(yaml.safe_dump({"gate": {"tables": {"marts.subscriber_segments_monthly": bands}}}))
+    outcome = run_gate(warehouse, tmp_path / "acme", directory=narrow_bands, profile=load_profile(str(path)))
+    assert isinstance(outcome, GateOutcome), str(outcome)
+    assert not_passed(outcome.findings) == []
+    judged = [f for f in outcome.findings if f.expectation in segment_shares]
+    assert len(judged) == 4 and all(f.observed_number is not None for f in judged)
+    assert {f.details["expected"] for f in judged} == {"between 0.02 and 0.5"}
 
 
 @pytest.mark.dbt

@@ -6,6 +6,8 @@ operator's extracts *write* those values: file encoding and byte order mark, del
 quoting, date and timestamp formats, the time zone naive timestamps are in, boolean
 spellings, decimal comma, spellings of the contract's closed value sets (``LTE`` for ``4G``),
 the sane window of dates and timestamps, and the feeds the operator does not deliver at all.
+Its optional ``gate:`` section sets the data-quality gate's thresholds for this operator, laid
+over ``expectations/gate.yml`` (whose values are tuned to the generated world).
 
 Ingestion reads every file through its feed's :class:`FeedDialect` and normalises to the
 contract (counting every normalisation in the file registry); the generator writes through
@@ -22,12 +24,15 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from telco_mart.contract import Contract, load_contract
+
+if TYPE_CHECKING:
+    from telco_mart.quality.config import GateConfig
 
 PROFILE_ENV = "TELCO_MART_OPERATOR_PROFILE"
 DEFAULT_PROFILE = "default"
@@ -97,6 +102,9 @@ class OperatorProfile:
     source: str
     description: str
     feeds: dict[str, FeedDialect]
+    #: The profile's ``gate:`` section: gate settings laid over expectations/gate.yml for this
+    #: operator (telco_mart.quality.config.load_gate_config); None when it sets none.
+    gate: GateConfig | None = None
 
     def feed(self, name: str) -> FeedDialect:
         return self.feeds.get(name) or FeedDialect(feed=name)
@@ -121,6 +129,8 @@ class OperatorProfile:
             ]
             if changes:
                 lines.append(f"  {name}: " + ", ".join(changes))
+        if self.gate is not None:
+            lines.append("  gate (over expectations/gate.yml): " + ", ".join(self.gate.lines()))
         return "\n".join(lines)
 
 
@@ -225,7 +235,7 @@ def parse_profile(data: dict[str, Any], *, name: str, source: str, contract: Con
     """Check a profile document against the contract and build every feed's dialect."""
     if not isinstance(data, dict):
         raise ProfileError(f"{source}: a profile is a YAML mapping")
-    if unknown := sorted(set(data) - {"version", "description", "defaults", "feeds"}):
+    if unknown := sorted(set(data) - {"version", "description", "defaults", "feeds", "gate"}):
         raise ProfileError(f"{source}: unknown sections {unknown}")
     defaults = data.get("defaults") or {}
     if unknown := sorted(set(defaults) - _DIALECT_KEYS):
@@ -276,8 +286,30 @@ def parse_profile(data: dict[str, Any], *, name: str, source: str, contract: Con
             raise ProfileError(f"{source}: {where}: the decimal separator must differ from the thousands separator")
         feeds[feed_name] = replace(dialect, delivered=delivered, values=values)
     return OperatorProfile(
-        name=name, source=source, description=" ".join(str(data.get("description", "")).split()), feeds=feeds
+        name=name,
+        source=source,
+        description=" ".join(str(data.get("description", "")).split()),
+        feeds=feeds,
+        gate=_gate(data.get("gate"), source, contract),
     )
+
+
+def _gate(section: Any, source: str, contract: Contract) -> GateConfig | None:
+    """The profile's ``gate:`` section, checked as gate.yml is (by the same code), with the
+    profile file named, so that a typo stops everything before any file is read."""
+    if section is None or section == {}:
+        return None
+    # Imported here: the quality package imports this module, so a module-level import would
+    # be circular. The checks live there once, for gate.yml and for every profile.
+    from telco_mart.quality.config import QualityConfigError, parse_gate_config
+
+    try:
+        gate = parse_gate_config(section, source, within="gate", complete=False)
+    except QualityConfigError as bad:
+        raise ProfileError(str(bad)) from None
+    if unknown := sorted(set(gate.feeds) - set(contract.feeds)):
+        raise ProfileError(f"{source}: gate: feeds the contract does not have: {unknown}")
+    return gate
 
 
 def profile_location(name_or_path: str | None = None) -> tuple[str, Path | None]:

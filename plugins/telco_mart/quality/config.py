@@ -3,6 +3,11 @@
 Suites say what is checked and how severe a failure is; the shared thresholds live in one
 YAML file so that tuning the quarantine rate or the volume band is a one-line change that a
 reviewer sees, not an edit of thirteen suites.
+
+gate.yml's values are tuned to the generated world. An operator whose data differs (another
+service mix, another segment balance) sets its own in the ``gate:`` section of its operator
+profile, which has gate.yml's shape and is laid over it (:meth:`GateConfig.overlaid`), so one
+operator's tuning never edits the defaults every other operator and the tests share.
 """
 
 from __future__ import annotations
@@ -10,13 +15,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from telco_mart.config import REPO_ROOT
 
+if TYPE_CHECKING:
+    from telco_mart.contract.operator_profile import OperatorProfile
+
 GATE_CONFIG_FILE = "gate.yml"
+#: The sections of gate.yml, and of an operator profile's ``gate:``.
+GATE_SECTIONS = ("defaults", "feeds", "tables")
 
 #: What a raw feed's day is compared with for ``volume_ratio`` (gate.yml ``volume_basis``):
 #: every earlier delivery day (a daily feed), the earlier delivery days on the same weekday
@@ -39,6 +49,9 @@ SETTING_TYPES: dict[str, type] = {
     "volume_min_history_days": int,
     "volume_min_mean_rows": int,
     "sample_rows": int,
+    # raw usage_events: the service mix (share of the day's records that are data sessions)
+    "data_event_share_min": float,
+    "data_event_share_max": float,
     # marts (expectations/marts): segment shares and churn rate of the month's base
     "segment_share_min": float,
     "segment_share_max": float,
@@ -88,6 +101,8 @@ class FeedSettings:
 
 @dataclass(frozen=True)
 class GateConfig:
+    """gate.yml's settings (every one in ``defaults``), or a profile's ``gate:`` (only those it changes)."""
+
     defaults: dict[str, Setting]
     feeds: dict[str, dict[str, Setting]]
     #: Overrides for one output table (``marts.<table>``), as ``feeds`` for a raw feed.
@@ -99,8 +114,37 @@ class GateConfig:
     def for_table(self, table: str) -> FeedSettings:
         return FeedSettings({**self.defaults, **self.tables.get(table, {})})
 
+    def overlaid(self, overrides: GateConfig) -> GateConfig:
+        """This configuration with ``overrides`` (an operator profile's ``gate:``) laid over it
+        section by section: the overrides' ``defaults`` replace these defaults, and their
+        ``feeds.<feed>`` and ``tables.<table>`` the settings of that feed or table.
 
-def _checked(where: str, values: dict[str, Any], *, complete: bool) -> dict[str, Setting]:
+        A default set in the profile does not undo what gate.yml sets for one feed: those
+        overrides say what a feed is (bills come per billing cycle, NPS answers when customers
+        answer), not how the generated world happens to look, so they hold until the profile
+        names the feed itself.
+        """
+
+        def merged(base: dict[str, dict[str, Setting]], over: dict[str, dict[str, Setting]]) -> dict:
+            return {name: {**base.get(name, {}), **over.get(name, {})} for name in {**base, **over}}
+
+        return GateConfig(
+            defaults={**self.defaults, **overrides.defaults},
+            feeds=merged(self.feeds, overrides.feeds),
+            tables=merged(self.tables, overrides.tables),
+        )
+
+    def lines(self) -> list[str]:
+        """One ``section.name=value`` per setting, for the log line saying what a profile changes."""
+        out = [f"defaults.{k}={v}" for k, v in self.defaults.items()]
+        for section, named in (("feeds", self.feeds), ("tables", self.tables)):
+            out += [f"{section}.{name}.{k}={v}" for name, values in named.items() for k, v in values.items()]
+        return out
+
+
+def _checked(where: str, values: Any, *, complete: bool) -> dict[str, Setting]:
+    if not isinstance(values, dict):
+        raise QualityConfigError(f"{where}: give {{setting: value}}, not {values!r}")
     if unknown := sorted(set(values) - set(SETTING_TYPES)):
         raise QualityConfigError(f"{where}: unknown settings {unknown}; known: {sorted(SETTING_TYPES)}")
     if complete and (missing := sorted(set(SETTING_TYPES) - set(values))):
@@ -123,22 +167,41 @@ def _checked(where: str, values: dict[str, Any], *, complete: bool) -> dict[str,
     return checked
 
 
-def load_gate_config(directory: Path | None = None) -> GateConfig:
-    """Read and check gate.yml, so that a typo fails the gate loudly instead of loosening it."""
+def parse_gate_config(data: Any, source: str, *, within: str = "", complete: bool) -> GateConfig:
+    """Check a gate document the one way, so a typo is refused alike in gate.yml and in an
+    operator profile's ``gate:`` section (``source`` the profile file, ``within`` ``"gate"``).
+
+    ``complete``: every setting is required in ``defaults`` (gate.yml, the base); an overlay
+    sets only what it changes.
+    """
+    document = f"{source}: {within}" if within else source
+    at = f"{document}." if within else f"{source}: "  # what a setting's path starts with
+    if not isinstance(data, dict):
+        raise QualityConfigError(f"{document}: give a mapping with the sections {list(GATE_SECTIONS)}")
+    if unknown := sorted(set(data) - set(GATE_SECTIONS)):
+        raise QualityConfigError(f"{document}: unknown sections {unknown}; known: {list(GATE_SECTIONS)}")
+    for section in ("feeds", "tables"):
+        if not isinstance(data.get(section) or {}, dict):
+            raise QualityConfigError(f"{at}{section}: give {{name: {{setting: value}}}}")
+    defaults = _checked(f"{at}defaults", data.get("defaults") or {}, complete=complete)
+    feeds = {
+        str(feed): _checked(f"{at}feeds.{feed}", overrides or {}, complete=False)
+        for feed, overrides in (data.get("feeds") or {}).items()
+    }
+    tables = {
+        str(table): _checked(f"{at}tables.{table}", overrides or {}, complete=False)
+        for table, overrides in (data.get("tables") or {}).items()
+    }
+    return GateConfig(defaults=defaults, feeds=feeds, tables=tables)
+
+
+def load_gate_config(directory: Path | None = None, profile: OperatorProfile | None = None) -> GateConfig:
+    """Read and check gate.yml, so that a typo fails the gate loudly instead of loosening it,
+    with the operator ``profile``'s ``gate:`` section laid over it (:meth:`GateConfig.overlaid`)."""
     path = (directory or expectations_dir()) / GATE_CONFIG_FILE
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise QualityConfigError(f"{path} is missing: the gate's thresholds live there") from None
-    if unknown := sorted(set(data) - {"defaults", "feeds", "tables"}):
-        raise QualityConfigError(f"{path}: unknown sections {unknown}")
-    defaults = _checked(f"{path.name}: defaults", data.get("defaults") or {}, complete=True)
-    feeds = {
-        str(feed): _checked(f"{path.name}: feeds.{feed}", overrides or {}, complete=False)
-        for feed, overrides in (data.get("feeds") or {}).items()
-    }
-    tables = {
-        str(table): _checked(f"{path.name}: tables.{table}", overrides or {}, complete=False)
-        for table, overrides in (data.get("tables") or {}).items()
-    }
-    return GateConfig(defaults=defaults, feeds=feeds, tables=tables)
+    config = parse_gate_config(data, str(path), complete=True)
+    return config.overlaid(profile.gate) if profile is not None and profile.gate is not None else config

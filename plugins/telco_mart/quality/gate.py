@@ -25,6 +25,10 @@ table and slice in ``meta`` (see :mod:`telco_mart.quality.outputs`), and a modul
 :class:`~telco_mart.quality.outputs.Metric`); then ``run_stage_on(con, "<stage>", ...)``
 runs it. Two stages may check the same table (``publish`` checks tables of the ``marts``
 schema); ``tables.<table>`` in gate.yml applies to the table whichever stage checks it.
+
+Every stage judges with gate.yml's thresholds under the operator profile's ``gate:`` section
+(:func:`gate_config`): the profile of the run (``TELCO_MART_OPERATOR_PROFILE``) unless one is
+passed.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import duckdb
 
 from telco_mart.contract import Contract, load_contract
 from telco_mart.contract.operator_profile import OperatorProfile, load_profile
-from telco_mart.quality.config import QualityConfigError, expectations_dir, load_gate_config
+from telco_mart.quality.config import GateConfig, QualityConfigError, expectations_dir, load_gate_config
 from telco_mart.quality.gx_runner import GxRunner
 from telco_mart.quality.outputs import Metric, check_output_suite, table_columns, validate_output
 from telco_mart.quality.raw import STAGE as RAW_STAGE
@@ -184,11 +188,11 @@ def run_raw_gate_on(
         raise ValueError(f"end {end} is before start {start}")
     contract = contract or load_contract()
     directory = directory or expectations_dir()
-    config = load_gate_config(directory)
+    profile = profile or load_profile(contract=contract)
+    config = gate_config(directory, profile)
     if unknown := sorted(set(config.feeds) - set(contract.feeds)):
         raise QualityConfigError(f"gate.yml overrides feeds the contract does not have: {unknown}")
     suites = load_raw_suites(directory, contract)
-    profile = profile or load_profile(contract=contract)
     if exemptions := profile_exemptions(contract, profile):
         log.info(exemptions)
     runner = GxRunner()
@@ -234,16 +238,31 @@ def output_assets(directory: Path) -> set[str]:
     return {suite.data_asset for stage in stages for suite in load_stage(directory, stage)}
 
 
-def load_output_suites(con: duckdb.DuckDBPyConnection, stage: str, directory: Path | None = None) -> list[GateSuite]:
-    """An output stage's suites, each checked against its table's columns and the stage's metrics."""
+def gate_config(directory: Path, profile: OperatorProfile) -> GateConfig:
+    """gate.yml with the operator ``profile``'s ``gate:`` section laid over it, said once per
+    stage in the log, and refused when either overrides a table no output suite checks (a
+    misspelt table would otherwise leave the real one on the defaults, silently)."""
+    config = load_gate_config(directory, profile)
+    if unknown := sorted(set(config.tables) - output_assets(directory)):
+        if profiled := sorted(set(unknown) & set(profile.gate.tables if profile.gate else {})):
+            raise QualityConfigError(f"{profile.source}: gate.tables: no output suite checks {profiled}")
+        raise QualityConfigError(f"gate.yml overrides tables no output suite checks: {unknown}")
+    if profile.gate is not None:
+        log.info("operator profile %r sets the gate's %s over gate.yml", profile.name, ", ".join(profile.gate.lines()))
+    return config
+
+
+def load_output_suites(
+    con: duckdb.DuckDBPyConnection, stage: str, directory: Path | None = None, profile: OperatorProfile | None = None
+) -> list[GateSuite]:
+    """An output stage's suites, each checked against its table's columns and the stage's metrics,
+    and the gate settings they will run with (gate.yml under the operator ``profile``'s)."""
     directory = directory or expectations_dir()
     metrics = stage_metrics(stage)
     suites = load_stage(directory, stage)
     if not suites:
         raise QualityConfigError(f"{directory / stage} holds no suite")
-    config = load_gate_config(directory)
-    if unknown := sorted(set(config.tables) - output_assets(directory)):
-        raise QualityConfigError(f"gate.yml overrides tables no output suite checks: {unknown}")
+    gate_config(directory, profile or load_profile())
     for suite in suites:
         check_output_suite(suite, metrics.get(suite.data_asset, {}), table_columns(con, suite.data_asset))
     return suites
@@ -257,12 +276,15 @@ def run_stage_on(
     *,
     data_dir: Path,
     directory: Path | None = None,
+    profile: OperatorProfile | None = None,
 ) -> GateOutcome:
-    """Validate the run date's slice of every table an output stage's suites name (``marts``...)."""
+    """Validate the run date's slice of every table an output stage's suites name (``marts``...),
+    with the thresholds of gate.yml under the operator ``profile``'s (default: the run's)."""
     began = time.perf_counter()
     directory = directory or expectations_dir()
-    config = load_gate_config(directory)
-    suites = load_output_suites(con, stage, directory)
+    profile = profile or load_profile()
+    suites = load_output_suites(con, stage, directory, profile)
+    config = load_gate_config(directory, profile)  # checked with the suites
     metrics = stage_metrics(stage)
     runner = GxRunner()
     findings: list[Finding] = []
@@ -284,10 +306,16 @@ def run_stage_on(
 
 
 def run_marts_gate_on(
-    con: duckdb.DuckDBPyConnection, run_date: dt.date, run_id: str, *, data_dir: Path, directory: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    run_date: dt.date,
+    run_id: str,
+    *,
+    data_dir: Path,
+    directory: Path | None = None,
+    profile: OperatorProfile | None = None,
 ) -> GateOutcome:
     """The marts stage (``expectations/marts/``) on the run date's slice of the public marts, after dbt."""
-    return run_stage_on(con, "marts", run_date, run_id, data_dir=data_dir, directory=directory)
+    return run_stage_on(con, "marts", run_date, run_id, data_dir=data_dir, directory=directory, profile=profile)
 
 
 def run_publish_gate_on(
@@ -298,6 +326,7 @@ def run_publish_gate_on(
     data_dir: Path,
     outbox: Path | None = None,
     directory: Path | None = None,
+    profile: OperatorProfile | None = None,
 ) -> GateOutcome:
     """The publish stage (``expectations/publish/``) on the run date's target lists and decisions,
     after dbt and the marts gate and before the publish task writes the outbox: raises
@@ -307,4 +336,4 @@ def run_publish_gate_on(
     from telco_mart.quality.publish import prepare_publish_inputs
 
     prepare_publish_inputs(con, outbox, run_date)
-    return run_stage_on(con, "publish", run_date, run_id, data_dir=data_dir, directory=directory)
+    return run_stage_on(con, "publish", run_date, run_id, data_dir=data_dir, directory=directory, profile=profile)
