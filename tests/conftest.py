@@ -18,6 +18,7 @@ import os  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
+from telco_mart.contract import load_contract  # noqa: E402
 from telco_mart.runtime import NO_TELEMETRY, airflow_environment  # noqa: E402
 
 # Airflow reads its configuration when first imported: point it at a throwaway home (SQLite
@@ -33,6 +34,8 @@ os.environ["TELCO_MART_TASK_RETRIES"] = "0"
 SMALL_START = date(2026, 1, 1)
 SMALL_END = date(2026, 1, 4)
 SMALL_SUBSCRIBERS = 300
+#: The feeds of the raw contract (messages that count them say this many).
+FEED_COUNT = len(load_contract().feeds)
 
 
 @pytest.fixture(autouse=True, scope="session")

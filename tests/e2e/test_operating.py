@@ -29,7 +29,7 @@ import pytest
 
 from telco_mart.scheduled_run import interruptible
 from tests.browser import CHROMIUM, MISSING_REASON, REQUIRE_CHROMIUM, Browser
-from tests.conftest import REPO_ROOT, SMALL_START
+from tests.conftest import FEED_COUNT, REPO_ROOT, SMALL_START
 
 pytestmark = pytest.mark.e2e
 
@@ -121,7 +121,7 @@ def test_a_day_without_deliveries_goes_through_the_scheduler_and_is_skipped_in_a
     assert f"nothing delivered for {EMPTY_DAY}; the run was skipped after `deliveries`" in done.stdout
     assert_skipped_within_a_minute(env, EMPTY_DAY)
     log = (Path(env["AIRFLOW_HOME"]) / f"run-{EMPTY_DAY}.log").read_text()
-    assert f"nothing delivered for {EMPTY_DAY}: none of the 13 feeds has a file" in log  # the task's own log
+    assert f"nothing delivered for {EMPTY_DAY}: none of the {FEED_COUNT} feeds has a file" in log  # the task's own log
     assert re.search(r"^scheduler +\| ", log, flags=re.MULTILINE) and "nanobind" not in log  # components' output
     assert metadata(env, "select is_paused from dag where dag_id = 'operator_daily'") == [(1,)]  # as it was
     assert listening_addresses(int(env["AIRFLOW__API__PORT"])) == set(), "Airflow was left running"

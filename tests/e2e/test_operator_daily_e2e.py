@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import SMALL_END, SMALL_START, airflow, airflow_test_environment
+from tests.conftest import FEED_COUNT, SMALL_END, SMALL_START, airflow, airflow_test_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -120,7 +120,7 @@ def test_a_day_nobody_delivered_for_is_skipped_before_any_work(env: dict[str, st
     empty_day = SMALL_END + timedelta(days=2)
     before = snapshot(env)
     log = airflow(env, "dags", "test", "operator_daily", empty_day.isoformat())
-    assert f"nothing delivered for {empty_day}: none of the 13 feeds has a file" in log
+    assert f"nothing delivered for {empty_day}: none of the {FEED_COUNT} feeds has a file" in log
     assert "Running with dbt=" not in log and "ingest: " not in log  # decided before ingest and dbt
     assert snapshot(env) == before and outbox_day(env, empty_day) == {}
 

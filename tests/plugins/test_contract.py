@@ -12,8 +12,8 @@ from telco_mart.contract import ContractError, load_contract, parse_contract, re
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FEEDS = {
-    "subscribers", "plans", "usage_events", "recharges", "bills", "broadband_contracts", "vas_subscriptions",
-    "cells", "cell_kpis_daily", "complaints", "nps_responses", "contact_history", "opt_outs",
+    "subscribers", "plans", "usage_events", "recharges", "bills", "adjustments", "broadband_contracts",
+    "vas_subscriptions", "cells", "cell_kpis_daily", "complaints", "nps_responses", "contact_history", "opt_outs",
 }  # fmt: skip
 
 

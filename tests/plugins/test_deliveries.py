@@ -12,7 +12,7 @@ import pytest
 
 from telco_mart.config import Settings
 from telco_mart.pipeline import NothingDelivered, check_deliveries, run_delivery_check
-from tests.conftest import SMALL_END
+from tests.conftest import FEED_COUNT, SMALL_END
 
 
 @pytest.fixture
@@ -45,7 +45,8 @@ def test_a_day_without_files_is_nothing_delivered_whatever_else_lies_there(
     (landing / "cells" / str(day)).mkdir()
     (landing / "cells" / str(day) / ".cells.csv.part").write_text("cell_id\n")  # a copy in progress
     (landing / "cells" / str(day) / "README.txt").write_text("not a feed file")
-    with pytest.raises(NothingDelivered, match=rf"^nothing delivered for {day}: none of the 13 feeds has a file"):
+    nothing = rf"^nothing delivered for {day}: none of the {FEED_COUNT} feeds has a file"
+    with pytest.raises(NothingDelivered, match=nothing):
         check_deliveries(day, landing_settings)
     with caplog.at_level(logging.WARNING, logger="telco_mart.pipeline"):
         assert run_delivery_check(day, landing_settings) is False

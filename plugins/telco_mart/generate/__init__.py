@@ -9,7 +9,13 @@ month. ``out/_truth`` holds what was planted, who was in which group when includ
 tests can check that the warehouse finds it.
 """
 
-from telco_mart.generate.core import GENERATOR_VERSION, GenerationSummary, GeneratorArgumentError, generate
+from telco_mart.generate.core import (
+    GENERATOR_VERSION,
+    NOT_GENERATED,
+    GenerationSummary,
+    GeneratorArgumentError,
+    generate,
+)
 from telco_mart.generate.settings import (
     DEFAULT_SETTINGS,
     GROUP_PROFILES,
@@ -24,6 +30,7 @@ __all__ = [
     "GENERATOR_VERSION",
     "GROUPS",
     "GROUP_PROFILES",
+    "NOT_GENERATED",
     "GenerationSummary",
     "GeneratorArgumentError",
     "GeneratorSettings",

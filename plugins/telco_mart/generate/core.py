@@ -52,6 +52,11 @@ from telco_mart.generate.writer import FORMATS, FeedWriter
 #: Bumped when the same arguments would produce different files, so ``generation.json``
 #: tells which generator made a data set.
 GENERATOR_VERSION = 2
+
+#: Contract feeds the generated operator never delivers (on-change feeds, so no day misses
+#: them): it makes no billing adjustments, so its revenue is plan fees and rated usage, what
+#: the planted value bands are drawn on. Tests deliver adjustments as hand-written files.
+NOT_GENERATED: frozenset[str] = frozenset({"adjustments"})
 #: Every cell carries traffic from outside the modelled base (visitors, other operators'
 #: roamers), so even a cell with no home subscribers reports counters.
 BACKGROUND_CELL_LOAD = 20.0
@@ -147,6 +152,7 @@ def generate(
             writer.write("usage_events", date, usage.table, suffix=usage.part)
             usage_events += usage.table.num_rows
         tables = _day_tables(world, state, day == first, seed, settings) | {"bills": bills}
+        tables |= dict.fromkeys(NOT_GENERATED)
         if missing := set(contract.feeds) - set(tables) - {"usage_events"}:
             raise RuntimeError(f"the contract has feeds the generator does not build: {sorted(missing)}")
         for feed in contract.load_order():

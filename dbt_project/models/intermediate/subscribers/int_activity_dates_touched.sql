@@ -6,9 +6,10 @@
     in_delivery_batch) can have changed, i.e.
       - the delivery dates of the batch themselves: a day's CRM, VAS, broadband and
         complaint changes and its lines in service take effect on the day they arrive;
-      - the event dates of the usage, top-ups, bills, NPS answers and complaints delivered
-        in the batch (for complaints, of the tickets the batch delivers first): a late
-        record changes the day it happened on, not the day it arrived.
+      - the event dates of the usage, top-ups, bills, adjustments, NPS answers and
+        complaints delivered in the batch (for complaints, of the tickets the batch
+        delivers first): a late record changes the day it happened on, not the day it
+        arrived.
 
     Ephemeral on purpose: it is compiled into each model that reads it, with that model's
     vars, so every task of a run agrees on the batch without a table that could be stale
@@ -33,6 +34,12 @@ recharges as (
 bills as (
 
     select * from {{ ref('stg_billing__bills') }}
+
+),
+
+adjustments as (
+
+    select * from {{ ref('stg_billing__adjustments') }}
 
 ),
 
@@ -83,6 +90,12 @@ touched as (
 
     select issue_date as batch_date
     from bills
+    where {{ in_delivery_batch('delivery_date') }}
+
+    union
+
+    select adjustment_date as batch_date
+    from adjustments
     where {{ in_delivery_batch('delivery_date') }}
 
     union

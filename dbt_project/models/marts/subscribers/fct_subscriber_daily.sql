@@ -23,6 +23,7 @@
         'voice_rated_amount', 'sms_rated_amount', 'data_rated_amount', 'main_cell_id']},
     {'cte': 'recharges_per_day', 'opens_day': '1', 'columns': ['recharge_count', 'recharge_amount']},
     {'cte': 'bills_per_day', 'opens_day': '1', 'columns': ['billed_amount']},
+    {'cte': 'adjustments_per_day', 'opens_day': '1', 'columns': ['adjustment_amount']},
 ] %}
 {%- set day_columns = [] %}
 {%- for source in day_sources %}{% do day_columns.extend(source.columns) %}{% endfor %}
@@ -31,8 +32,10 @@
     One row per subscriber and day: every day a line is in the base, plus any other day
     with activity (a bill issued after churn, say). Revenue is recognised daily as the
     plan fee spread over the month's days while the line is active, plus the usage rated
-    that day, so prepaid and postpaid lines are measured alike and the current month is
-    complete up to the last loaded day. Recharges and bills are cash figures beside it.
+    that day, plus the billing adjustments that took effect that day (credits and refunds
+    negative, one-off charges positive), so prepaid and postpaid lines are measured alike
+    and the current month is complete up to the last loaded day. Recharges and bills are
+    cash figures beside it.
 #}
 
 with
@@ -67,6 +70,12 @@ recharges as (
 bills as (
 
     select * from {{ ref('stg_billing__bills') }}
+
+),
+
+adjustments as (
+
+    select * from {{ ref('stg_billing__adjustments') }}
 
 ),
 
@@ -175,6 +184,22 @@ bills_per_day as (
     group by
         bills.subscriber_id,
         bills.issue_date
+
+),
+
+adjustments_per_day as (
+
+    -- an adjustment counts on the day it took effect, whenever it was delivered
+    select
+        adjustments.subscriber_id,
+        adjustments.adjustment_date as date_day,
+        sum(adjustments.adjustment_amount) as adjustment_amount
+    from adjustments
+    inner join days
+        on adjustments.adjustment_date = days.date_day
+    group by
+        adjustments.subscriber_id,
+        adjustments.adjustment_date
 
 ),
 
@@ -293,8 +318,13 @@ final as (
         cast(coalesce(voice_rated_amount, 0) as {{ type_double() }}) as voice_rated_amount,
         cast(coalesce(sms_rated_amount, 0) as {{ type_double() }}) as sms_rated_amount,
         cast(coalesce(data_rated_amount, 0) as {{ type_double() }}) as data_rated_amount,
-        cast(recurring_fee_amount + coalesce(rated_usage_amount, 0) as {{ type_double() }}) as revenue_amount,
-        cast(main_cell_id as {{ dbt.type_string() }}) as main_cell_id
+        cast(
+            recurring_fee_amount + coalesce(rated_usage_amount, 0) + coalesce(adjustment_amount, 0)
+            as {{ type_double() }}
+        ) as revenue_amount,
+        cast(main_cell_id as {{ dbt.type_string() }}) as main_cell_id,
+        -- last: added after the first release, appended to existing tables (on_schema_change)
+        cast(coalesce(adjustment_amount, 0) as {{ type_double() }}) as adjustment_amount
     from joined
 
 )

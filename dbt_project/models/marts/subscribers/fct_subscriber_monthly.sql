@@ -119,7 +119,8 @@ usage_per_month as (
         round(sum(voice_rated_amount), 4) as voice_rated_amount,
         round(sum(sms_rated_amount), 4) as sms_rated_amount,
         round(sum(data_rated_amount), 4) as data_rated_amount,
-        round(sum(revenue_amount), 4) as revenue_amount
+        round(sum(revenue_amount), 4) as revenue_amount,
+        round(sum(adjustment_amount), 4) as adjustment_amount
     from daily
     group by
         subscriber_id,
@@ -445,7 +446,10 @@ final as (
         cast(complaints_opened as {{ dbt.type_int() }}) as complaints_opened,
         cast(latest_nps_score as {{ dbt.type_int() }}) as latest_nps_score,
         cast(latest_nps_date as date) as latest_nps_date,
-        coalesce(cast(port_out_requested_at as date) <= period_end_date, false) as is_port_out_requested
+        coalesce(cast(port_out_requested_at as date) <= period_end_date, false) as is_port_out_requested,
+
+        -- last: added after the first release, appended to existing tables (on_schema_change)
+        cast(adjustment_amount as {{ type_double() }}) as adjustment_amount
     from derived
 
 )

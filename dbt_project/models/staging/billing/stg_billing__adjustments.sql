@@ -1,0 +1,38 @@
+with
+
+source as (
+
+    select * from {{ source('billing', 'adjustments') }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        cast(adjustment_id as {{ dbt.type_string() }}) as adjustment_id,
+        cast(subscriber_id as {{ dbt.type_string() }}) as subscriber_id,
+
+        -- attributes
+        cast(adjustment_type as {{ dbt.type_string() }}) as adjustment_type,
+        cast(reason as {{ dbt.type_string() }}) as adjustment_reason,
+
+        -- measures
+        cast(amount as {{ type_double() }}) as adjustment_amount,
+
+        -- timestamps
+        cast(adjusted_at as {{ dbt.type_timestamp() }}) as adjusted_at,
+        cast(adjusted_at as date) as adjustment_date,
+
+        -- lineage
+        cast(_delivery_date as date) as delivery_date,
+        cast(_source_file as {{ dbt.type_string() }}) as source_file,
+        cast(_source_line as {{ dbt.type_bigint() }}) as source_line,
+        cast(_load_id as {{ dbt.type_string() }}) as load_id,
+        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+
+    from source
+
+)
+
+select * from renamed
