@@ -153,3 +153,26 @@ def test_a_parquet_cell_list_with_typed_parts_composes_the_same_key(con, landing
         "639-02-200-7-3G",
         "639-02-200-7-4G",
     ]
+
+
+def test_a_warehouse_from_before_the_parts_existed_takes_them_in_place(con, landing, tmp_path):
+    """raw.cells created without the network-identity columns (an older release) gets them
+    appended by the next run; the rows it held stay, with no parts, and new rows load by name."""
+    parts = {"mcc", "mnc", "area_code", "cell_identity"}
+    old_columns = [c for c in CONTRACT.feed("cells").columns if c.name not in parts]
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.cells ("
+        + ", ".join(f"{c.name} {c.duckdb_type}" for c in old_columns)
+        + ", _source_file varchar, _source_line bigint, _delivery_date date, _load_id varchar, _loaded_at timestamp)"
+    )
+    con.execute(
+        "insert into raw.cells values ('OLD', 'SITE0', 'north', '2G', 0, 0, null, '2026-01-01', "
+        "'cells/2026-01-01/c.csv', 2, '2026-01-01', 'l0', '2026-01-01')"
+    )
+    write_network_keyed_cells(landing)
+    (landing / "cells" / "2026-03-01" / "cells_2026-03-01.csv").rename(landing / "cells" / "2026-03-01" / "n.csv")
+    run(con, landing, composing_profile(tmp_path))
+    rows = con.execute("select cell_id, mnc, area_code, site_id from raw.cells order by cell_id").fetchall()
+    assert rows[0] == ("639-02-100-7-3G", "02", 100, CELL["site_id"])
+    assert ("OLD", None, None, "SITE0") in rows and len(rows) == 5

@@ -548,8 +548,11 @@ def _insert_rows(
     raw_table = f"raw.{_q(feed.name)}"
     keep_valid = f"anti join {REJECTS_TABLE} r on r._line = i._line" if rejected else ""
     con.execute(
-        f"insert into {raw_table} select\n    {insert_select(feed, staged, dialect=dialect)},\n"
-        f"    ? as _source_file, i._line, ? as _delivery_date, ? as _load_id, current_timestamp::timestamp\n"
+        # by name: a column the contract added later sits after the lineage columns in a raw
+        # table created before it (ensure_raw_schema appends it)
+        f"insert into {raw_table} by name select\n    {insert_select(feed, staged, dialect=dialect)},\n"
+        f"    ? as _source_file, i._line as _source_line, ? as _delivery_date, ? as _load_id,\n"
+        f"    current_timestamp::timestamp as _loaded_at\n"
         f"from {INCOMING_TABLE} i {keep_valid}",
         [rel, delivery_date, load_id],
     )
