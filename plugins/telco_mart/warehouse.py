@@ -236,10 +236,26 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None 
         con.execute(f"create schema if not exists {schema}")
     for feed in contract.feeds.values():
         con.execute(raw_table_ddl(feed))
+    _add_new_contract_columns(con, contract)
     ensure_registry_tables(con)
     ensure_catalog_tables(con)
     ensure_published_contacts_table(con)
     ensure_ledger_tables(con)
+
+
+def _add_new_contract_columns(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+    """Give a raw table created before the contract grew a column that column (null in the
+    rows already loaded: the feed did not carry it then), so an upgrade needs no rebuild."""
+    have = set(
+        con.execute(
+            "select table_name, column_name from duckdb_columns() where database_name = current_database() "
+            "and schema_name = 'raw'"
+        ).fetchall()
+    )
+    for feed in contract.feeds.values():
+        for column in feed.columns:
+            if (feed.name, column.name) not in have:
+                con.execute(f"alter table raw.{feed.name} add column {column.name} {column.duckdb_type}")
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from telco_mart.contract import Contract, load_contract
+from telco_mart.contract import Contract, Feed, load_contract
 
 if TYPE_CHECKING:
     from telco_mart.quality.config import GateConfig
@@ -81,6 +81,10 @@ class FeedDialect:
     false_values: tuple[str, ...] = ()
     #: column -> {operator spelling: contract value}, for columns with a closed value set.
     values: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: contract column -> the file's columns whose values, joined by ``-``, make it: how a
+    #: network keys a cell, (MCC, MNC, area code, cell identity, radio), becomes the one
+    #: ``cell_id`` every feed joins on. Used when a file has the parts and not the column.
+    compose: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: Sane window of timestamp and date values, inclusive: outside it a value is quarantined
     #: (``out_of_window:<col>``), whatever a file's statistics claim.
     timestamp_window: tuple[dt.datetime, dt.datetime] = (dt.datetime(1900, 1, 1), dt.datetime(2199, 12, 31, 23, 59, 59))
@@ -150,7 +154,7 @@ _DIALECT_KEYS = {
     "timestamp_window",
     "date_window",
 }
-_FEED_ONLY_KEYS = {"delivered", "values"}
+_FEED_ONLY_KEYS = {"delivered", "values", "compose"}
 
 
 def _strings(where: str, value: Any) -> tuple[str, ...]:
@@ -231,6 +235,28 @@ def _dialect_fields(where: str, spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _compose_spec(where: str, feed: Feed, spec: Any) -> dict[str, tuple[str, ...]]:
+    """``compose: {column: [part, part, ...]}`` checked: a text column of the feed, made of two
+    or more named parts of the file (which need not be contract columns)."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict) or not spec:
+        raise ProfileError(f"{where}: give {{column: [the file columns that make it, in order]}}")
+    out: dict[str, tuple[str, ...]] = {}
+    for column, parts in spec.items():
+        if column not in feed.column_names:
+            raise ProfileError(f"{where}.{column}: {feed.name} has no column {column!r}")
+        if feed.column(column).type != "string":
+            raise ProfileError(
+                f"{where}.{column}: only a text column can be composed, not a {feed.column(column).type}"
+            )
+        names = _strings(f"{where}.{column}", parts) if isinstance(parts, list) else ()
+        if len(names) < 2 or len(set(names)) != len(names) or column in names or not all(names):
+            raise ProfileError(f"{where}.{column}: give two or more distinct file columns, e.g. [mcc, mnc, lac, ci]")
+        out[column] = names
+    return out
+
+
 def parse_profile(data: dict[str, Any], *, name: str, source: str, contract: Contract) -> OperatorProfile:
     """Check a profile document against the contract and build every feed's dialect."""
     if not isinstance(data, dict):
@@ -279,12 +305,13 @@ def parse_profile(data: dict[str, Any], *, name: str, source: str, contract: Con
                     raise ProfileError(f"{source}: {at}: {target!r} is not one of the contract's {list(allowed)}")
                 checked[spelled] = target
             values[column] = checked
+        compose = _compose_spec(f"{source}: {where}.compose", feed, spec.get("compose"))
         overlap = {v.lower() for v in dialect.true_values} & {v.lower() for v in dialect.false_values}
         if overlap:
             raise ProfileError(f"{source}: {where}: {sorted(overlap)} spell both true and false")
         if dialect.decimal_separator == dialect.thousands_separator:
             raise ProfileError(f"{source}: {where}: the decimal separator must differ from the thousands separator")
-        feeds[feed_name] = replace(dialect, delivered=delivered, values=values)
+        feeds[feed_name] = replace(dialect, delivered=delivered, values=values, compose=compose)
     return OperatorProfile(
         name=name,
         source=source,

@@ -62,6 +62,7 @@ from telco_mart.ingest.reader import (
     INCOMING_TABLE,
     MALFORMED_TABLE,
     EmptyFile,
+    composed_columns,
     drop_incoming,
     read_header,
     stage_file,
@@ -475,19 +476,23 @@ def _load_rows(
         return
     except UNREADABLE_FILE_ERRORS as error:
         raise UnreadableFile.of(con, path, error) from error
-    missing = [c for c in feed.required_columns if c not in header]
-    extra = [c for c in header if c not in feed.column_names]
+    composed = composed_columns(header, dialect)
+    available = [*header, *composed]
+    missing = [c for c in feed.required_columns if c not in available]
+    parts = {part for names in composed.values() for part in names}
+    extra = [c for c in header if c not in feed.column_names and c not in parts]
     if missing:
-        _reject_whole(outcome, rel, f"missing required columns: {', '.join(missing)}", _count_rows(con, path))
+        because = [_missing_column(c, header, dialect) for c in missing]
+        _reject_whole(outcome, rel, f"missing required columns: {', '.join(because)}", _count_rows(con, path))
         return
     notes = []
     if extra:
         notes.append(f"extra columns ignored: {', '.join(extra)}")
         log.warning("%s: %s", rel, notes[-1])
-    absent = [c for c in feed.column_names if c not in header]
+    absent = [c for c in feed.column_names if c not in available]
     if absent:
         notes.append(f"optional columns absent, loaded as null: {', '.join(absent)}")
-    present = [c for c in feed.column_names if c in header]
+    present = [c for c in feed.column_names if c in available]
 
     try:
         with _optimizers_off(con, _statistics_optimizers(path.suffix == ".parquet")):
@@ -510,10 +515,22 @@ def _load_rows(
     outcome.status = "loaded"
     outcome.rows_read = read.rows_read
     outcome.rows_loaded = read.rows_staged - rejected
+    if composed and outcome.rows_loaded:
+        # every loaded row's composed value was made here, not read: counted as normalised
+        outcome.rows_normalised = outcome.rows_loaded
+        outcome.normalisations |= {f"composed:{column}": outcome.rows_loaded for column in composed}
     outcome.rows_quarantined = rejected + len(read.malformed)
     outcome.note = "; ".join(notes) or None
     if outcome.rows_read != outcome.rows_loaded + outcome.rows_quarantined:
         raise RuntimeError(f"{rel}: rows do not reconcile ({outcome.describe()})")
+
+
+def _missing_column(column: str, header: list[str], dialect: FeedDialect) -> str:
+    """A missing required column as the rejection names it: a composed one with its missing parts."""
+    if column not in dialect.compose:
+        return column
+    parts = dialect.compose[column]
+    return f"{column} (composed from {', '.join(parts)}: no {', '.join(p for p in parts if p not in header)})"
 
 
 def _insert_rows(
@@ -531,8 +548,11 @@ def _insert_rows(
     raw_table = f"raw.{_q(feed.name)}"
     keep_valid = f"anti join {REJECTS_TABLE} r on r._line = i._line" if rejected else ""
     con.execute(
-        f"insert into {raw_table} select\n    {insert_select(feed, staged, dialect=dialect)},\n"
-        f"    ? as _source_file, i._line, ? as _delivery_date, ? as _load_id, current_timestamp::timestamp\n"
+        # by name: a column the contract added later sits after the lineage columns in a raw
+        # table created before it (ensure_raw_schema appends it)
+        f"insert into {raw_table} by name select\n    {insert_select(feed, staged, dialect=dialect)},\n"
+        f"    ? as _source_file, i._line as _source_line, ? as _delivery_date, ? as _load_id,\n"
+        f"    current_timestamp::timestamp as _loaded_at\n"
         f"from {INCOMING_TABLE} i {keep_valid}",
         [rel, delivery_date, load_id],
     )

@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from telco_mart.contract.operator_profile import FeedDialect
+from telco_mart.ingest.validate import _q
 from telco_mart.warehouse import fetch_one
 
 INCOMING_TABLE = "_incoming"
@@ -112,32 +113,64 @@ def read_header(path: Path, dialect: FeedDialect | None = None) -> list[str]:
     return [name.strip() for name in _raw_header(path, dialect)]
 
 
+def composed_columns(header: list[str], dialect: FeedDialect) -> dict[str, tuple[str, ...]]:
+    """The dialect's composed columns a file with ``header`` gets: those it lacks and has
+    every part of (a file that has the column itself is read as it is)."""
+    return {
+        column: parts
+        for column, parts in dialect.compose.items()
+        if column not in header and all(part in header for part in parts)
+    }
+
+
 def stage_file(
     con: duckdb.DuckDBPyConnection, path: Path, columns: list[str], dialect: FeedDialect | None = None
 ) -> ReadResult:
     """Make ``path`` readable as ``_incoming(_line, <columns>)``.
 
-    ``columns`` are the contract columns the file has; others in the file are ignored.
-    ``_line`` is the physical line a row starts on in a CSV (header = 1) or the 1-based row
-    number in a Parquet file. A CSV is copied into a temp table as text; a Parquet file is a view.
+    ``columns`` are the contract columns the file has, composed ones included (the dialect's
+    ``compose``: their parts are staged and joined); others in the file are ignored. ``_line``
+    is the physical line a row starts on in a CSV (header = 1) or the 1-based row number in a
+    Parquet file. A CSV is copied into a temp table as text; a Parquet file is a view (a
+    table when a column is composed).
     """
     dialect = dialect or FeedDialect(feed="")
     _check_not_empty(path, dialect)
     parquet = path.suffix == ".parquet"
     raw_names = list(pq.read_schema(path).names) if parquet else _raw_header(path, dialect)
     header = raw_names if parquet else [name.strip() for name in raw_names]
+    composed = {c: parts for c, parts in composed_columns(header, dialect).items() if c in columns}
+    parts = [part for names in composed.values() for part in names]
+    read_columns = list(dict.fromkeys([c for c in columns if c not in composed] + parts))
     drop_incoming(con)
     con.execute(f"create or replace temp table {MALFORMED_TABLE} (_line bigint, _text varchar)")
     result = ReadResult(header=header, byte_order_mark=has_byte_order_mark(path))
     if parquet:
-        _stage_parquet(con, path, columns, result)
+        _stage_parquet(con, path, read_columns, result)
     else:
-        col_defs = ", ".join(f'"{c}" varchar' for c in columns)
+        col_defs = ", ".join(f'"{c}" varchar' for c in read_columns)
         con.execute(f"create temp table {INCOMING_TABLE} (_line bigint, {col_defs})")
-        _stage_csv(con, path, raw_names, columns, result, dialect)
+        _stage_csv(con, path, raw_names, read_columns, result, dialect)
+    if composed:
+        _compose(con, composed)
     if result.malformed:
         con.executemany(f"insert into {MALFORMED_TABLE} values (?, ?)", result.malformed)
     return result
+
+
+def _compose(con: duckdb.DuckDBPyConnection, composed: dict[str, tuple[str, ...]]) -> None:
+    """Add each composed column to the staged file: its parts' trimmed text joined by ``-``,
+    null when a part is empty (a required column then quarantines the row as missing)."""
+    columns = []
+    for column, parts in composed.items():
+        texts = [f"nullif(trim(cast({_q(part)} as varchar)), '')" for part in parts]
+        any_empty = " or ".join(f"{text} is null" for text in texts)
+        joined = " || '-' || ".join(texts)
+        columns.append(f"case when {any_empty} then null else {joined} end as {_q(column)}")
+    staged = f"{INCOMING_TABLE}_composed"
+    con.execute(f"create temp table {staged} as select *, {', '.join(columns)} from {INCOMING_TABLE}")
+    drop_incoming(con)
+    con.execute(f"alter table {staged} rename to {INCOMING_TABLE}")
 
 
 def drop_incoming(con: duckdb.DuckDBPyConnection) -> None:

@@ -29,6 +29,10 @@ final as (
         cast(latitude as {{ type_double() }}) as latitude,
         cast(longitude as {{ type_double() }}) as longitude,
         cast(population_covered as {{ dbt.type_bigint() }}) as population_covered,
+        cast(mcc as {{ dbt.type_string() }}) as mcc,
+        cast(mnc as {{ dbt.type_string() }}) as mnc,
+        cast(area_code as {{ dbt.type_bigint() }}) as area_code,
+        cast(cell_identity as {{ dbt.type_bigint() }}) as cell_identity,
         cast(updated_at as {{ dbt.type_timestamp() }}) as last_changed_at
     from ranked
     where version_rank = 1

@@ -13,6 +13,12 @@ renamed as (
         cast(cell_id as {{ dbt.type_string() }}) as cell_id,
         cast(site_id as {{ dbt.type_string() }}) as site_id,
 
+        -- network identity (optional: an operator keying cells by it composes cell_id from it)
+        cast(mcc as {{ dbt.type_string() }}) as mcc,
+        cast(mnc as {{ dbt.type_string() }}) as mnc,
+        cast(area_code as {{ dbt.type_bigint() }}) as area_code,
+        cast(cell_identity as {{ dbt.type_bigint() }}) as cell_identity,
+
         -- attributes
         cast(region as {{ dbt.type_string() }}) as region,
         cast(technology as {{ dbt.type_string() }}) as technology,
@@ -58,6 +64,10 @@ deduplicated as (
         latitude,
         longitude,
         population_covered,
+        mcc,
+        mnc,
+        area_code,
+        cell_identity,
         updated_at,
         delivery_date,
         source_file,
