@@ -51,7 +51,7 @@ from telco_mart.generate.writer import FORMATS, FeedWriter
 
 #: Bumped when the same arguments would produce different files, so ``generation.json``
 #: tells which generator made a data set.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 #: Contract feeds the generated operator never delivers (on-change feeds, so no day misses
 #: them): it makes no billing adjustments, so its revenue is plan fees and rated usage, what

@@ -158,6 +158,12 @@ def cell_rows(network: Network, day: int, first_day: bool, seed: int) -> pa.Tabl
     return pa.table(
         {
             "cell_id": network.cell_ids(cells),
+            # network identity, drawn from nothing random: one operator (MCC 639, MNC 02), a
+            # tracking area per region, and the cell's number as its identity in that area
+            "mcc": pa.array(["639"] * len(cells), pa.string()),
+            "mnc": pa.array(["02"] * len(cells), pa.string()),
+            "area_code": pa.array(1000 + network.region[cells].astype(np.int64), pa.int64()),
+            "cell_identity": pa.array(cells.astype(np.int64) + 1, pa.int64()),
             "site_id": fixed_ids("SITE", network.site[cells] + 1, 5),
             "region": labels(REGION_NAMES, network.region[cells]),
             "technology": labels(TECHNOLOGIES, technology),
