@@ -75,10 +75,7 @@ rated as (
         {{ cell_kpi_rate('call_setup_success_rate') }} as call_setup_success_rate,
         {{ cell_kpi_rate('dropped_call_rate') }} as dropped_call_rate,
         {{ cell_kpi_rate('data_session_success_rate') }} as data_session_success_rate,
-        case
-            when population_known > 0
-                then population_with_good_signal / population_known
-        end as population_coverage_rate
+        {{ safe_ratio('population_with_good_signal', 'population_known') }} as population_coverage_rate
     from summed
 
 ),
