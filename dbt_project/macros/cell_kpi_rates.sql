@@ -6,7 +6,8 @@
 -#}
 
 {% macro cell_kpi_rate(rate, counters='') -%}
-    {#- A rate over a counter with no attempts is unknown (null), not zero. -#}
+    {#- A rate over a counter with no attempts is unknown (null), not zero (safe_ratio). The
+        counters are those of cell_kpi_counters. -#}
     {%- set ratios = {
         'coverage_rate': ('rsrp_good_measurements', 'rsrp_measurements'),
         'call_setup_success_rate': ('call_setup_successes', 'call_setup_attempts'),
@@ -19,7 +20,7 @@
     {%- set prefix = counters ~ '.' if counters else '' -%}
     {%- set numerator = prefix ~ ratios[rate][0] -%}
     {%- set denominator = prefix ~ ratios[rate][1] -%}
-    case when {{ denominator }} > 0 then cast({{ numerator }} as {{ type_double() }}) / {{ denominator }} end
+    {{ safe_ratio(numerator, denominator) }}
 {%- endmacro %}
 
 

@@ -264,9 +264,8 @@ joined as (
         extract(day from base.decision_date) as cycle_day,
         coalesce(activity.data_used_mb_cycle, 0) as data_used_mb_cycle,
         plans.data_allowance_mb,
-        case
-            when plans.data_allowance_mb > 0 then coalesce(activity.data_used_mb_cycle, 0) / plans.data_allowance_mb
-        end as data_used_share_of_allowance,
+        {{ safe_ratio('coalesce(activity.data_used_mb_cycle, 0)', 'plans.data_allowance_mb') }}
+            as data_used_share_of_allowance,
         case
             when activity.last_active_date is not null
                 then {{ dbt.datediff('activity.last_active_date', 'base.decision_date', 'day') }}

@@ -114,19 +114,13 @@ final as (
         cast(coalesce(precision_counts.warned_subscribers, 0) as {{ dbt.type_int() }}) as warned_subscribers,
         cast(coalesce(precision_counts.warned_then_churned, 0) as {{ dbt.type_int() }}) as warned_then_churned,
         cast(
-            case
-                when precision_counts.warned_subscribers > 0
-                    then cast(precision_counts.warned_then_churned as {{ type_double() }})
-                        / precision_counts.warned_subscribers
-            end as {{ type_double() }}
+            {{ safe_ratio('precision_counts.warned_then_churned', 'precision_counts.warned_subscribers') }}
+            as {{ type_double() }}
         ) as warning_precision,
         cast(coalesce(recall_counts.churners, 0) as {{ dbt.type_int() }}) as churners,
         cast(coalesce(recall_counts.churners_warned_before, 0) as {{ dbt.type_int() }}) as churners_warned_before,
         cast(
-            case
-                when recall_counts.churners > 0
-                    then cast(recall_counts.churners_warned_before as {{ type_double() }}) / recall_counts.churners
-            end as {{ type_double() }}
+            {{ safe_ratio('recall_counts.churners_warned_before', 'recall_counts.churners') }} as {{ type_double() }}
         ) as warning_recall,
         cast(recall_counts.median_lead_time_days as {{ type_double() }}) as median_lead_time_days,
         cast(recall_counts.average_lead_time_days as {{ type_double() }}) as average_lead_time_days,

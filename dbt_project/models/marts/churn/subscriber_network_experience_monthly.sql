@@ -39,10 +39,7 @@ final as (
         cast(period_end_date as date) as period_end_date,
         cast(usage_events as {{ dbt.type_bigint() }}) as usage_events,
         cast(degraded_cell_events as {{ dbt.type_bigint() }}) as degraded_cell_events,
-        cast(
-            case when usage_events > 0 then cast(degraded_cell_events as {{ type_double() }}) / usage_events end
-            as {{ type_double() }}
-        ) as degraded_traffic_share,
+        cast({{ safe_ratio('degraded_cell_events', 'usage_events') }} as {{ type_double() }}) as degraded_traffic_share,
         cast(
             case
                 when coalesce(usage_events, 0) = 0 then 'no_usage'

@@ -85,30 +85,21 @@ final as (
         {%- for product in products %}
         cast({{ product }}_holders as {{ dbt.type_int() }}) as {{ product }}_holders,
         cast(
-            case
-                when period_end_subscriber_count > 0
-                    then cast({{ product }}_holders as {{ type_double() }}) / period_end_subscriber_count
-            end as {{ type_double() }}
+            {{ safe_ratio(product ~ '_holders', 'period_end_subscriber_count') }} as {{ type_double() }}
         ) as {{ product }}_take_up_rate,
         {%- endfor %}
         cast(composite_subscribers as {{ dbt.type_int() }}) as composite_subscribers,
         cast(single_previous_month as {{ dbt.type_int() }}) as single_previous_month,
         cast(converted_to_composite as {{ dbt.type_int() }}) as converted_to_composite,
         cast(
-            case
-                when single_previous_month > 0
-                    then cast(converted_to_composite as {{ type_double() }}) / single_previous_month
-            end as {{ type_double() }}
+            {{ safe_ratio('converted_to_composite', 'single_previous_month') }} as {{ type_double() }}
         ) as single_to_composite_conversion_rate,
         cast(broadband_expiring_near as {{ dbt.type_int() }}) as broadband_expiring_near,
         cast(broadband_expiring_far as {{ dbt.type_int() }}) as broadband_expiring_far,
         cast(broadband_due_for_renewal as {{ dbt.type_int() }}) as broadband_due_for_renewal,
         cast(broadband_renewed as {{ dbt.type_int() }}) as broadband_renewed,
         cast(
-            case
-                when broadband_due_for_renewal > 0
-                    then cast(broadband_renewed as {{ type_double() }}) / broadband_due_for_renewal
-            end as {{ type_double() }}
+            {{ safe_ratio('broadband_renewed', 'broadband_due_for_renewal') }} as {{ type_double() }}
         ) as broadband_renewal_rate,
         cast(period_end_subscriber_count as {{ dbt.type_int() }}) as period_end_subscriber_count
     from summed

@@ -68,13 +68,9 @@ rated as (
         cell_days.kpi_date,
         cells.region,
         cells.population_covered,
-        cell_days.rsrp_measurements,
-        cell_days.rsrp_good_measurements,
-        cell_days.call_setup_attempts,
-        cell_days.call_setup_successes,
-        cell_days.dropped_calls,
-        cell_days.data_session_attempts,
-        cell_days.data_session_successes,
+        {%- for counter in cell_kpi_counters() %}
+        cell_days.{{ counter }},
+        {%- endfor %}
         {{ cell_kpi_rate('coverage_rate', 'cell_days') }} as coverage_rate,
         {{ cell_kpi_rate('call_setup_success_rate', 'cell_days') }} as call_setup_success_rate,
         {{ cell_kpi_rate('dropped_call_rate', 'cell_days') }} as dropped_call_rate,
@@ -104,13 +100,9 @@ final as (
         cast(kpi_date as date) as kpi_date,
         cast(region as {{ dbt.type_string() }}) as region,
         cast(population_covered as {{ dbt.type_bigint() }}) as population_covered,
-        cast(rsrp_measurements as {{ dbt.type_bigint() }}) as rsrp_measurements,
-        cast(rsrp_good_measurements as {{ dbt.type_bigint() }}) as rsrp_good_measurements,
-        cast(call_setup_attempts as {{ dbt.type_bigint() }}) as call_setup_attempts,
-        cast(call_setup_successes as {{ dbt.type_bigint() }}) as call_setup_successes,
-        cast(dropped_calls as {{ dbt.type_bigint() }}) as dropped_calls,
-        cast(data_session_attempts as {{ dbt.type_bigint() }}) as data_session_attempts,
-        cast(data_session_successes as {{ dbt.type_bigint() }}) as data_session_successes,
+        {%- for counter in cell_kpi_counters() %}
+        cast({{ counter }} as {{ dbt.type_bigint() }}) as {{ counter }},
+        {%- endfor %}
         cast(coverage_rate as {{ type_double() }}) as coverage_rate,
         cast(call_setup_success_rate as {{ type_double() }}) as call_setup_success_rate,
         cast(dropped_call_rate as {{ type_double() }}) as dropped_call_rate,

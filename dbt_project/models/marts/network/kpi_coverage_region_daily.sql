@@ -41,13 +41,9 @@ summed as (
         kpi_date,
         count(*) as cell_count,
         sum(case when is_degraded then 1 else 0 end) as degraded_cell_count,
-        sum(rsrp_measurements) as rsrp_measurements,
-        sum(rsrp_good_measurements) as rsrp_good_measurements,
-        sum(call_setup_attempts) as call_setup_attempts,
-        sum(call_setup_successes) as call_setup_successes,
-        sum(dropped_calls) as dropped_calls,
-        sum(data_session_attempts) as data_session_attempts,
-        sum(data_session_successes) as data_session_successes,
+        {%- for counter in cell_kpi_counters() %}
+        sum({{ counter }}) as {{ counter }},
+        {%- endfor %}
         sum(
             case when population_covered > 0 and rsrp_measurements > 0 then population_covered end
         ) as population_known,
@@ -75,10 +71,7 @@ rated as (
         {{ cell_kpi_rate('call_setup_success_rate') }} as call_setup_success_rate,
         {{ cell_kpi_rate('dropped_call_rate') }} as dropped_call_rate,
         {{ cell_kpi_rate('data_session_success_rate') }} as data_session_success_rate,
-        case
-            when population_known > 0
-                then population_with_good_signal / population_known
-        end as population_coverage_rate
+        {{ safe_ratio('population_with_good_signal', 'population_known') }} as population_coverage_rate
     from summed
 
 ),
@@ -90,13 +83,9 @@ final as (
         cast(kpi_date as date) as kpi_date,
         cast(cell_count as {{ dbt.type_int() }}) as cell_count,
         cast(degraded_cell_count as {{ dbt.type_int() }}) as degraded_cell_count,
-        cast(rsrp_measurements as {{ dbt.type_bigint() }}) as rsrp_measurements,
-        cast(rsrp_good_measurements as {{ dbt.type_bigint() }}) as rsrp_good_measurements,
-        cast(call_setup_attempts as {{ dbt.type_bigint() }}) as call_setup_attempts,
-        cast(call_setup_successes as {{ dbt.type_bigint() }}) as call_setup_successes,
-        cast(dropped_calls as {{ dbt.type_bigint() }}) as dropped_calls,
-        cast(data_session_attempts as {{ dbt.type_bigint() }}) as data_session_attempts,
-        cast(data_session_successes as {{ dbt.type_bigint() }}) as data_session_successes,
+        {%- for counter in cell_kpi_counters() %}
+        cast({{ counter }} as {{ dbt.type_bigint() }}) as {{ counter }},
+        {%- endfor %}
         cast(population_known as {{ dbt.type_bigint() }}) as population_known,
         cast(coverage_rate as {{ type_double() }}) as coverage_rate,
         cast(population_coverage_rate as {{ type_double() }}) as population_coverage_rate,

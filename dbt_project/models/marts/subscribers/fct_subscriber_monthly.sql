@@ -351,11 +351,7 @@ derived as (
             {{ dbt.datediff('birth_date', 'month_end_date', 'day') }} / 365.25
         ) as age_years,
         -- scale month-to-date figures to a full month of days in base
-        case
-            when days_in_base > 0
-                then cast(days_in_month as {{ type_double() }}) / days_in_base
-        end as full_month_factor,
-        cast(usage_events as {{ type_double() }}) as usage_events_double,
+        {{ safe_ratio('days_in_month', 'days_in_base') }} as full_month_factor,
         cast(voice_calls + sms_count as {{ type_double() }}) as calls_and_sms
     from joined
 
@@ -395,8 +391,7 @@ final as (
 
         -- usage
         cast(usage_events as {{ dbt.type_bigint() }}) as usage_events,
-        cast(case when days_in_base > 0 then usage_events_double / days_in_base end as {{ type_double() }})
-            as usage_events_per_day,
+        cast({{ safe_ratio('usage_events', 'days_in_base') }} as {{ type_double() }}) as usage_events_per_day,
         cast(voice_calls as {{ dbt.type_bigint() }}) as voice_calls,
         cast(minutes_of_use as {{ type_double() }}) as minutes_of_use,
         cast(voice_minutes_on_net as {{ type_double() }}) as voice_minutes_on_net,
@@ -411,18 +406,15 @@ final as (
         cast(data_mb_day / 1024 as {{ type_double() }}) as data_gb_day,
         cast(data_mb_night / 1024 as {{ type_double() }}) as data_gb_night,
         cast(data_mb_busy_hour / 1024 as {{ type_double() }}) as data_gb_busy_hour,
-        cast(case when usage_events > 0 then voice_calls / usage_events_double end as {{ type_double() }})
-            as voice_usage_share,
-        cast(case when usage_events > 0 then data_sessions / usage_events_double end as {{ type_double() }})
-            as data_usage_share,
-        cast(case when rated_usage_amount > 0 then voice_rated_amount / rated_usage_amount end as {{ type_double() }})
+        cast({{ safe_ratio('voice_calls', 'usage_events') }} as {{ type_double() }}) as voice_usage_share,
+        cast({{ safe_ratio('data_sessions', 'usage_events') }} as {{ type_double() }}) as data_usage_share,
+        cast({{ safe_ratio('voice_rated_amount', 'rated_usage_amount') }} as {{ type_double() }})
             as voice_revenue_share,
-        cast(case when minutes_of_use > 0 then voice_minutes_business_hours / minutes_of_use end as {{ type_double() }})
+        cast({{ safe_ratio('voice_minutes_business_hours', 'minutes_of_use') }} as {{ type_double() }})
             as business_hours_voice_share,
-        cast(case when calls_and_sms > 0 then roaming_events / calls_and_sms end as {{ type_double() }})
-            as roaming_event_share,
+        cast({{ safe_ratio('roaming_events', 'calls_and_sms') }} as {{ type_double() }}) as roaming_event_share,
         cast(degraded_cell_events as {{ dbt.type_bigint() }}) as degraded_cell_events,
-        cast(case when usage_events > 0 then degraded_cell_events / usage_events_double end as {{ type_double() }})
+        cast({{ safe_ratio('degraded_cell_events', 'usage_events') }} as {{ type_double() }})
             as degraded_traffic_share,
         cast(round(minutes_of_use * full_month_factor, 4) as {{ type_double() }}) as minutes_of_use_full_month,
         cast(round(data_mb / 1024 * full_month_factor, 6) as {{ type_double() }}) as data_gb_full_month,

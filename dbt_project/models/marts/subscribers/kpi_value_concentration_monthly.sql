@@ -97,10 +97,8 @@ final as (
         ) as revenue_per_subscriber,
         {%- for percent in top_percents %}
         cast(
-            case
-                when concentration.total_revenue > 0
-                    then concentration.top_{{ percent }}pct_revenue / concentration.total_revenue
-            end as {{ type_double() }}
+            {{ safe_ratio('concentration.top_' ~ percent ~ 'pct_revenue', 'concentration.total_revenue') }}
+            as {{ type_double() }}
         ) as revenue_share_top_{{ percent }}pct,
         {%- endfor %}
         cast(segment_mix.unclassified_subscriber_count as {{ dbt.type_bigint() }}) as unclassified_subscriber_count,

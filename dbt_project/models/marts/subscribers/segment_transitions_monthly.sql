@@ -173,29 +173,20 @@ final as (
         cast(rates.voice_biased_base_count as {{ dbt.type_bigint() }}) as voice_biased_base_count,
         cast(rates.voice_biased_to_balanced_count as {{ dbt.type_bigint() }}) as voice_biased_to_balanced_count,
         cast(
-            case
-                when rates.voice_biased_base_count > 0
-                    then cast(rates.voice_biased_to_balanced_count as {{ type_double() }})
-                        / rates.voice_biased_base_count
-            end as {{ type_double() }}
+            {{ safe_ratio('rates.voice_biased_to_balanced_count', 'rates.voice_biased_base_count') }}
+            as {{ type_double() }}
         ) as voice_biased_to_balanced_rate,
         cast(rates.single_business_base_count as {{ dbt.type_bigint() }}) as single_business_base_count,
         cast(rates.single_to_composite_count as {{ dbt.type_bigint() }}) as single_to_composite_count,
         cast(
-            case
-                when rates.single_business_base_count > 0
-                    then cast(rates.single_to_composite_count as {{ type_double() }})
-                        / rates.single_business_base_count
-            end as {{ type_double() }}
+            {{ safe_ratio('rates.single_to_composite_count', 'rates.single_business_base_count') }}
+            as {{ type_double() }}
         ) as single_to_composite_rate,
         cast(rates.low_value_new_base_count as {{ dbt.type_bigint() }}) as low_value_new_base_count,
         cast(rates.low_value_new_to_high_value_count as {{ dbt.type_bigint() }}) as low_value_new_to_high_value_count,
         cast(
-            case
-                when rates.low_value_new_base_count > 0
-                    then cast(rates.low_value_new_to_high_value_count as {{ type_double() }})
-                        / rates.low_value_new_base_count
-            end as {{ type_double() }}
+            {{ safe_ratio('rates.low_value_new_to_high_value_count', 'rates.low_value_new_base_count') }}
+            as {{ type_double() }}
         ) as low_value_new_to_high_value_rate
     from counts
     inner join from_totals

@@ -220,20 +220,17 @@ rule_figures as (
         end as usage_events_per_day,
         case
             when days_estimated_from_previous_month > 0
-                then case when estimated_usage_events > 0 then estimated_data_sessions / estimated_usage_events end
+                then {{ safe_ratio('estimated_data_sessions', 'estimated_usage_events') }}
             else reported_data_usage_share
         end as data_usage_share,
         case
             when days_estimated_from_previous_month > 0
-                then case when estimated_usage_events > 0 then estimated_voice_calls / estimated_usage_events end
+                then {{ safe_ratio('estimated_voice_calls', 'estimated_usage_events') }}
             else reported_voice_usage_share
         end as voice_usage_share,
         case
             when days_estimated_from_previous_month > 0
-                then case
-                    when estimated_rated_usage_amount > 0
-                        then estimated_voice_rated_amount / estimated_rated_usage_amount
-                end
+                then {{ safe_ratio('estimated_voice_rated_amount', 'estimated_rated_usage_amount') }}
             else reported_voice_revenue_share
         end as voice_revenue_share
     from estimated
@@ -265,7 +262,7 @@ recharge_ranked as (
         *,
         count(*) over (partition by month_start_date, is_recharging_prepaid) as recharging_subscriber_count,
         {{ value_rank(
-            'recharge_amount / case when recharge_count > 0 then recharge_count end', 'asc',
+            safe_ratio('recharge_amount', 'recharge_count'), 'asc',
             partition_by='month_start_date, is_recharging_prepaid'
         ) }} as recharge_rank
     from ranked

@@ -29,49 +29,20 @@ renamed as (
         cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
 
         -- lineage
-        cast(_delivery_date as date) as delivery_date,
-        cast(_source_file as {{ dbt.type_string() }}) as source_file,
-        cast(_source_line as {{ dbt.type_bigint() }}) as source_line,
-        cast(_load_id as {{ dbt.type_string() }}) as load_id,
-        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+        {{ lineage_columns() }}
 
     from source
 
 ),
 
-ranked as (
+deduplicated as (
 
     -- one row per version: the same change delivered twice is kept once,
     -- from the latest load, then the first line of the file
-    select
-        *,
-        row_number() over (
-            partition by broadband_contract_id, updated_at
-            order by loaded_at desc, source_line asc, source_file asc
-        ) as version_rank
-    from renamed
-
-),
-
-deduplicated as (
-
-    select
-        broadband_contract_id,
-        subscriber_id,
-        household_id,
-        status,
-        speed_mbps,
-        monthly_fee,
-        start_date,
-        end_date,
-        updated_at,
-        delivery_date,
-        source_file,
-        source_line,
-        load_id,
-        loaded_at
-    from ranked
-    where version_rank = 1
+    {{ latest_version('renamed', partition_by=['broadband_contract_id', 'updated_at'], columns=[
+        'broadband_contract_id', 'subscriber_id', 'household_id', 'status', 'speed_mbps', 'monthly_fee',
+        'start_date', 'end_date', 'updated_at',
+    ]) }}
 
 )
 

@@ -37,57 +37,21 @@ renamed as (
         cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
 
         -- lineage
-        cast(_delivery_date as date) as delivery_date,
-        cast(_source_file as {{ dbt.type_string() }}) as source_file,
-        cast(_source_line as {{ dbt.type_bigint() }}) as source_line,
-        cast(_load_id as {{ dbt.type_string() }}) as load_id,
-        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+        {{ lineage_columns() }}
 
     from source
 
 ),
 
-ranked as (
+deduplicated as (
 
     -- one row per version: the same change delivered twice is kept once,
     -- from the latest load, then the first line of the file
-    select
-        *,
-        row_number() over (
-            partition by subscriber_id, updated_at
-            order by loaded_at desc, source_line asc, source_file asc
-        ) as version_rank
-    from renamed
-
-),
-
-deduplicated as (
-
-    select
-        subscriber_id,
-        account_id,
-        household_id,
-        plan_id,
-        msisdn,
-        full_name,
-        id_number,
-        birth_date,
-        gender,
-        region,
-        payment_type,
-        status,
-        is_contact_number_valid,
-        activation_date,
-        status_date,
-        port_out_requested_at,
-        updated_at,
-        delivery_date,
-        source_file,
-        source_line,
-        load_id,
-        loaded_at
-    from ranked
-    where version_rank = 1
+    {{ latest_version('renamed', partition_by=['subscriber_id', 'updated_at'], columns=[
+        'subscriber_id', 'account_id', 'household_id', 'plan_id', 'msisdn', 'full_name', 'id_number',
+        'birth_date', 'gender', 'region', 'payment_type', 'status', 'is_contact_number_valid',
+        'activation_date', 'status_date', 'port_out_requested_at', 'updated_at',
+    ]) }}
 
 )
 

@@ -21,45 +21,19 @@ renamed as (
         cast(effective_at as {{ dbt.type_timestamp() }}) as effective_at,
 
         -- lineage
-        cast(_delivery_date as date) as delivery_date,
-        cast(_source_file as {{ dbt.type_string() }}) as source_file,
-        cast(_source_line as {{ dbt.type_bigint() }}) as source_line,
-        cast(_load_id as {{ dbt.type_string() }}) as load_id,
-        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+        {{ lineage_columns() }}
 
     from source
 
 ),
 
-ranked as (
+deduplicated as (
 
     -- one row per version: the same change delivered twice is kept once,
     -- from the latest load, then the first line of the file
-    select
-        *,
-        row_number() over (
-            partition by subscriber_id, channel, effective_at
-            order by loaded_at desc, source_line asc, source_file asc
-        ) as version_rank
-    from renamed
-
-),
-
-deduplicated as (
-
-    select
-        subscriber_id,
-        channel,
-        is_opted_out,
-        is_do_not_disturb,
-        effective_at,
-        delivery_date,
-        source_file,
-        source_line,
-        load_id,
-        loaded_at
-    from ranked
-    where version_rank = 1
+    {{ latest_version('renamed', partition_by=['subscriber_id', 'channel', 'effective_at'], columns=[
+        'subscriber_id', 'channel', 'is_opted_out', 'is_do_not_disturb', 'effective_at',
+    ]) }}
 
 )
 

@@ -15,21 +15,13 @@ renamed as (
         -- dates
         cast(kpi_date as date) as kpi_date,
 
-        -- measures
-        cast(rsrp_measurements as {{ dbt.type_bigint() }}) as rsrp_measurements,
-        cast(rsrp_good_measurements as {{ dbt.type_bigint() }}) as rsrp_good_measurements,
-        cast(call_setup_attempts as {{ dbt.type_bigint() }}) as call_setup_attempts,
-        cast(call_setup_successes as {{ dbt.type_bigint() }}) as call_setup_successes,
-        cast(dropped_calls as {{ dbt.type_bigint() }}) as dropped_calls,
-        cast(data_session_attempts as {{ dbt.type_bigint() }}) as data_session_attempts,
-        cast(data_session_successes as {{ dbt.type_bigint() }}) as data_session_successes,
+        -- measures (macros/cell_kpi_counters.sql)
+        {%- for counter in cell_kpi_counters() %}
+        cast({{ counter }} as {{ dbt.type_bigint() }}) as {{ counter }},
+        {%- endfor %}
 
         -- lineage
-        cast(_delivery_date as date) as delivery_date,
-        cast(_source_file as {{ dbt.type_string() }}) as source_file,
-        cast(_source_line as {{ dbt.type_bigint() }}) as source_line,
-        cast(_load_id as {{ dbt.type_string() }}) as load_id,
-        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+        {{ lineage_columns() }}
 
     from source
 

@@ -26,11 +26,7 @@ renamed as (
         cast(sms_allowance as {{ dbt.type_bigint() }}) as sms_allowance,
 
         -- lineage
-        cast(_delivery_date as date) as delivery_date,
-        cast(_source_file as {{ dbt.type_string() }}) as source_file,
-        cast(_source_line as {{ dbt.type_bigint() }}) as source_line,
-        cast(_load_id as {{ dbt.type_string() }}) as load_id,
-        cast(_loaded_at as {{ dbt.type_timestamp() }}) as loaded_at
+        {{ lineage_columns() }}
 
     from source
 
@@ -44,43 +40,27 @@ latest_catalogue as (
 
 ),
 
-ranked as (
+with_latest_catalogue as (
 
-    -- every delivery repeats the whole catalogue: keep each plan as its latest delivery
-    -- described it (then the latest load, then the first line of the file), so a plan that
-    -- left the catalogue keeps its last known terms for the subscribers still on it
     select
-        *,
-        row_number() over (
-            partition by plan_id
-            order by delivery_date desc, loaded_at desc, source_line asc, source_file asc
-        ) as version_rank
+        renamed.*,
+        latest_catalogue.latest_delivery_date
     from renamed
+    cross join latest_catalogue
 
 ),
 
 deduplicated as (
 
-    select
-        ranked.plan_id,
-        ranked.plan_name,
-        ranked.payment_type,
-        ranked.plan_category,
-        ranked.is_family_plan,
-        ranked.plan_term_months,
-        ranked.monthly_fee,
-        ranked.data_allowance_mb,
-        ranked.voice_allowance_minutes,
-        ranked.sms_allowance,
-        ranked.delivery_date = latest_catalogue.latest_delivery_date as is_in_latest_catalogue,
-        ranked.delivery_date,
-        ranked.source_file,
-        ranked.source_line,
-        ranked.load_id,
-        ranked.loaded_at
-    from ranked
-    cross join latest_catalogue
-    where ranked.version_rank = 1
+    -- every delivery repeats the whole catalogue: keep each plan as its latest delivery
+    -- described it (then the latest load, then the first line of the file), so a plan that
+    -- left the catalogue keeps its last known terms for the subscribers still on it
+    {{ latest_version('with_latest_catalogue', partition_by=['plan_id'], order_first=['delivery_date desc'],
+        columns=[
+            'plan_id', 'plan_name', 'payment_type', 'plan_category', 'is_family_plan', 'plan_term_months',
+            'monthly_fee', 'data_allowance_mb', 'voice_allowance_minutes', 'sms_allowance',
+            'delivery_date = latest_delivery_date as is_in_latest_catalogue',
+        ]) }}
 
 )
 
