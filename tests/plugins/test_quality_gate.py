@@ -15,7 +15,7 @@ from telco_mart.quality import QualityGateFailed, run_raw_gate_on
 from telco_mart.quality.gate import GateOutcome, load_raw_suites
 from telco_mart.quality.results import Finding
 from tests.browser import CHROMIUM, MISSING_REASON, REQUIRE_CHROMIUM, chromium
-from tests.conftest import REPO_ROOT, SMALL_END, SMALL_START, ingest_landing, run_dbt
+from tests.conftest import FEED_COUNT, REPO_ROOT, SMALL_END, SMALL_START, ingest_landing, run_dbt
 
 MONTH_START, MONTH_END = dt.date(2026, 1, 1), dt.date(2026, 2, 1)  # a month, and the bills of Feb 1
 DEFECT_DAYS = [SMALL_START + dt.timedelta(days=n) for n in (1, 2, 3)]
@@ -78,7 +78,7 @@ def test_clean_days_pass_every_suite(clean_warehouse: Path, tmp_path: Path, chec
     days = (SMALL_END - SMALL_START).days + 1
     assert len(outcome.findings) == checks_per_day * days
     assert dq_results(clean_warehouse, "select count(*), count(distinct suite) from marts.dq_results") == [
-        (checks_per_day * days, 13)
+        (checks_per_day * days, FEED_COUNT)  # one raw suite per feed of the contract
     ]
     assert outcome.report == tmp_path / "quality" / SMALL_END.isoformat() / "report-raw.html"
 
