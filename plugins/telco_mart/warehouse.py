@@ -198,6 +198,17 @@ def connect(
             release_writer_lock(lock_settings)
 
 
+def quote_ident(name: str) -> str:
+    """``name`` as a DuckDB identifier in double quotes, any double quote in it doubled.
+
+    Feed, column and table names come from the contract, an operator profile or a suite, not
+    from this code: quoted, a name that is also a keyword (``date``, ``type``) or carries a
+    space still names its column. Ingestion and the quality gate both build SQL from such
+    names, so the quoting is written here once, beside :func:`connect`.
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
 def init_warehouse(settings: Settings | None = None) -> tuple[str, bool]:
     """Create the warehouse (schemas, raw tables, its identity) or confirm an existing one.
 
