@@ -16,7 +16,8 @@ import duckdb
 from telco_mart.config import Settings
 from telco_mart.ingest import ingest
 from telco_mart.ledger import BUILT, MARTS_GATE_FAILED, RAW_GATE_FAILED, RAW_GATE_PASSED, days_between, mark_days
-from telco_mart.warehouse import SCHEMAS, connect, ensure_raw_schema
+from telco_mart.schema import SCHEMAS, ensure_raw_schema
+from telco_mart.warehouse import connect
 
 if TYPE_CHECKING:
     from telco_mart.quality import GateOutcome

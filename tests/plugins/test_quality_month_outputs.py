@@ -43,7 +43,8 @@ from telco_mart.ledger import BUILT, clear_pending_rebuilds, days_between, mark_
 from telco_mart.quality import QualityGateFailed
 from telco_mart.quality.config import FeedSettings, expectations_dir, load_gate_config
 from telco_mart.quality.gate import load_output_suites, output_assets
-from telco_mart.warehouse import connect, init_warehouse
+from telco_mart.schema import init_warehouse
+from telco_mart.warehouse import connect
 from tests.conftest import InProcessDbt
 
 pytestmark = pytest.mark.dbt

@@ -77,7 +77,8 @@ from telco_mart.ingest.validate import (
     typed_name,
 )
 from telco_mart.ledger import now, pending_rebuilds, request_rebuild
-from telco_mart.warehouse import ensure_raw_schema, fetch_one, quote_ident, transaction
+from telco_mart.schema import ensure_raw_schema
+from telco_mart.warehouse import fetch_one, quote_ident, transaction
 
 log = logging.getLogger(__name__)
 
@@ -104,48 +105,8 @@ STATISTICS_OPTIMIZERS = (
     "scalar_fn_pushdown",
 )
 
-#: Columns the registry gained after its first release: added to an existing warehouse.
-REGISTRY_ADDED_COLUMNS = {
-    "rows_normalised": "bigint default 0",  # rows loaded with at least one value normalised
-    "normalisations": "varchar",  # JSON {"<kind>:<column>": values} (validate.normalisations)
-    "file_modified_at": "timestamp",  # the file's mtime: unchanged size and mtime are not read again
-}
-
-REGISTRY_DDL = """
-create table if not exists raw.file_registry (
-    load_id varchar primary key,
-    feed varchar not null,
-    delivery_date date not null,
-    source_file varchar not null,
-    file_size bigint not null,
-    checksum_sha256 varchar not null,
-    status varchar not null,        -- loaded | rejected | skipped_duplicate | replaced
-    rows_read bigint not null,
-    rows_loaded bigint not null,
-    rows_quarantined bigint not null,
-    rows_rejected bigint not null,  -- rows of a file rejected whole
-    note varchar,
-    duplicate_of varchar,
-    run_id varchar,
-    registered_at timestamp not null
-)
-"""
-
 #: Registry statuses of a path that still stand (the others are history of the path).
 STANDING_STATUSES = ("loaded", "rejected", "skipped_duplicate", "retracted")
-
-QUARANTINE_DDL = """
-create table if not exists raw.quarantine (
-    feed varchar not null,
-    source_file varchar not null,
-    delivery_date date not null,
-    source_line bigint not null,
-    reason varchar not null,
-    record varchar,
-    load_id varchar not null,
-    quarantined_at timestamp not null
-)
-"""
 
 
 @dataclass
@@ -246,15 +207,6 @@ def sha256_of(path: Path) -> str:
 
 def ensure_ingest_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     ensure_raw_schema(con, contract)
-
-
-def ensure_registry_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """The file registry and the quarantine (created with the raw schema, so that every reader,
-    the publish gate's consent check included, finds them on any warehouse)."""
-    con.execute(REGISTRY_DDL)
-    for column, definition in REGISTRY_ADDED_COLUMNS.items():
-        con.execute(f"alter table raw.file_registry add column if not exists {column} {definition}")
-    con.execute(QUARANTINE_DDL)
 
 
 def delivery_dates_on_disk(landing_dir: Path, contract: Contract) -> list[date]:
