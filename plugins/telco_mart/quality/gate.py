@@ -45,7 +45,8 @@ import duckdb
 
 from telco_mart.contract import Contract, load_contract
 from telco_mart.contract.operator_profile import OperatorProfile, load_profile
-from telco_mart.quality.config import GateConfig, QualityConfigError, expectations_dir, load_gate_config
+from telco_mart.gate_settings import GateConfig, QualityConfigError
+from telco_mart.quality.config import expectations_dir, load_gate_config
 from telco_mart.quality.gx_runner import GxRunner
 from telco_mart.quality.marts import METRICS as MARTS_METRICS
 from telco_mart.quality.outputs import Metric, check_output_suite, table_columns, validate_output

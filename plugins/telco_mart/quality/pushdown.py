@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from telco_mart.quality.config import QualityConfigError
+from telco_mart.gate_settings import QualityConfigError
 from telco_mart.quality.suites import Check
 from telco_mart.warehouse import quote_ident
 

@@ -58,7 +58,7 @@ import pandas as pd
 
 from telco_mart.contract import Column, Contract, Feed
 from telco_mart.contract.operator_profile import OperatorProfile
-from telco_mart.quality.config import FeedSettings, QualityConfigError
+from telco_mart.gate_settings import FeedSettings, QualityConfigError
 from telco_mart.quality.gx_runner import GxRunner, ValidationError
 from telco_mart.quality.pushdown import RowRule, check_rows_expectation, expected_in_words, row_rule
 from telco_mart.quality.results import Finding, mask_personal
