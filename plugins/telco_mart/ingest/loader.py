@@ -105,6 +105,9 @@ STATISTICS_OPTIMIZERS = (
     "scalar_fn_pushdown",
 )
 
+#: The registry's and the quarantine's tables are defined with every other table in
+#: telco_mart.schema (ensure_ingest_tables creates them).
+
 #: Registry statuses of a path that still stand (the others are history of the path).
 STANDING_STATUSES = ("loaded", "rejected", "skipped_duplicate", "retracted")
 
