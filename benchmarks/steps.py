@@ -166,7 +166,15 @@ def step_ingest(params: dict[str, Any]) -> dict[str, Any]:
     _time_connections(pipeline, clock)
     per_feed = _per_feed_ingest_clock()
     run_date = date.fromisoformat(params["run_date"])
-    init_warehouse = getattr(sys.modules.get("telco_mart.warehouse"), "init_warehouse", None)
+    # telco_mart.schema holds it; revisions before that module had it in telco_mart.warehouse
+    init_warehouse = next(
+        (
+            found
+            for module in ("telco_mart.schema", "telco_mart.warehouse")
+            if (found := getattr(sys.modules.get(module), "init_warehouse", None))
+        ),
+        None,
+    )
     if init_warehouse is not None and not Settings.from_env().warehouse_path.exists():
         init_warehouse()  # the harness's own warehouse: created explicitly, as `telco-mart init` does
     if hasattr(pipeline, "run_load_catalog"):

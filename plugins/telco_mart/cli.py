@@ -520,7 +520,7 @@ def targets(
 def init() -> int:
     """Create the warehouse (schemas, raw tables, its id), the only command that does; on an
     existing one, confirm it. A mistyped path elsewhere is refused, never a new empty warehouse."""
-    from telco_mart.warehouse import init_warehouse
+    from telco_mart.schema import init_warehouse
 
     config = settings()
     warehouse_id, created = init_warehouse(config)

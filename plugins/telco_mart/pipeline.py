@@ -7,13 +7,20 @@ writing process, and the next task (dbt) needs the file.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import duckdb
 
 from telco_mart.config import Settings
 from telco_mart.ingest import ingest
 from telco_mart.ledger import BUILT, MARTS_GATE_FAILED, RAW_GATE_FAILED, RAW_GATE_PASSED, days_between, mark_days
-from telco_mart.warehouse import SCHEMAS, connect, ensure_raw_schema
+from telco_mart.schema import SCHEMAS, ensure_raw_schema
+from telco_mart.warehouse import connect
+
+if TYPE_CHECKING:
+    from telco_mart.quality import GateOutcome
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +140,27 @@ def summarise_run(run_date: date, settings: Settings | None = None) -> dict[str,
     return {"run_date": run_date.isoformat(), "tables": counts, "files_by_status": registry}
 
 
+#: What a stage's judging step gives back: the gate's outcome, or the task's result as it
+#: stands when there is nothing more to say (a publish gate on a day already published).
+GateJudge = Callable[[duckdb.DuckDBPyConnection, Settings, str], "GateOutcome | dict[str, Any]"]
+
+
+def _run_gate(stage: str, run_id: str | None, settings: Settings | None, judge: GateJudge) -> dict[str, Any]:
+    """The body every stage's task shares, written once: the settings and run id defaulted as
+    a manual run's, the warehouse open for the stage's ``judge`` (which records in the ledger
+    what the outcome means for the days it covered, and may raise
+    ``telco_mart.quality.QualityGateFailed``), and the outcome's summary logged and returned."""
+    settings = settings or Settings.from_env()
+    run_id = run_id or f"manual__{datetime.now(UTC).isoformat(timespec='seconds')}"
+    with connect(settings=settings) as con:
+        outcome = judge(con, settings, run_id)
+    if isinstance(outcome, dict):
+        return outcome
+    summary = outcome.summary()
+    log.info("%s quality gate: %s", stage, summary)
+    return summary
+
+
 def run_raw_gate(
     run_date: date,
     run_id: str | None = None,
@@ -148,10 +176,9 @@ def run_raw_gate(
     """
     from telco_mart.quality import QualityGateFailed, run_raw_gate_on
 
-    settings = settings or Settings.from_env()
-    run_id = run_id or f"manual__{datetime.now(UTC).isoformat(timespec='seconds')}"
     days = days_between(start or run_date, end or run_date)
-    with connect(settings=settings) as con:
+
+    def judge(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> GateOutcome:
         try:
             outcome = run_raw_gate_on(con, run_date, run_id, data_dir=settings.data_dir, start=start, end=end)
         except QualityGateFailed as failed:
@@ -160,9 +187,9 @@ def run_raw_gate(
             mark_days(con, set(days) - failing, RAW_GATE_PASSED, run_id)
             raise
         mark_days(con, days, RAW_GATE_PASSED, run_id)
-    summary = outcome.summary()
-    log.info("raw quality gate: %s", summary)
-    return summary
+        return outcome
+
+    return _run_gate("raw", run_id, settings, judge)
 
 
 def run_marts_gate(
@@ -186,10 +213,9 @@ def run_marts_gate(
     from telco_mart.ledger import clear_pending_rebuilds
     from telco_mart.quality import QualityGateFailed, run_marts_gate_on
 
-    settings = settings or Settings.from_env()
-    run_id = run_id or f"manual__{datetime.now(UTC).isoformat(timespec='seconds')}"
     start = min(batch_start or run_date, run_date)
-    with connect(settings=settings) as con:
+
+    def judge(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> GateOutcome:
         try:
             outcome = run_marts_gate_on(con, run_date, run_id, data_dir=settings.data_dir)
         except QualityGateFailed as failed:
@@ -197,9 +223,9 @@ def run_marts_gate(
             raise
         mark_days(con, days_between(start, run_date), BUILT, run_id)
         clear_pending_rebuilds(con, days_between(start, run_date))
-    summary = outcome.summary()
-    log.info("marts quality gate: %s", summary)
-    return summary
+        return outcome
+
+    return _run_gate("marts", run_id, settings, judge)
 
 
 def run_publish_gate(run_date: date, run_id: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
@@ -221,14 +247,12 @@ def run_publish_gate(run_date: date, run_id: str | None = None, settings: Settin
     from telco_mart.publish import check_outbox_matches_warehouse
     from telco_mart.quality import QualityGateFailed, run_publish_gate_on
 
-    settings = settings or Settings.from_env()
-    run_id = run_id or f"manual__{datetime.now(UTC).isoformat(timespec='seconds')}"
-    with connect(settings=settings) as con:
+    def judge(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> GateOutcome | dict[str, Any]:
         # an outbox that is not this warehouse's would be judged as its history: refuse first
         check_outbox_matches_warehouse(con, settings.outbox_dir, except_day=run_date)
         already_published = published_day(con, run_date) is not None
         try:
-            outcome = run_publish_gate_on(con, run_date, run_id, data_dir=settings.data_dir, outbox=settings.outbox_dir)
+            return run_publish_gate_on(con, run_date, run_id, data_dir=settings.data_dir, outbox=settings.outbox_dir)
         except QualityGateFailed as failed:
             if not already_published:
                 raise
@@ -241,21 +265,25 @@ def run_publish_gate(run_date: date, run_id: str | None = None, settings: Settin
             )
             failures = sum(1 for f in failed.findings if f.outcome == "fail")
             return {"stage": "publish", "already_published": True, "failed": failures, "report": str(failed.report)}
-    summary = outcome.summary()
-    log.info("publish quality gate: %s", summary)
-    return summary
+
+    return _run_gate("publish", run_id, settings, judge)
 
 
-#: The stages of the data-quality gate, in the order the DAG runs them (expectations/<stage>/).
-QUALITY_STAGES = ("raw", "marts", "publish")
+#: The stages of the data-quality gate and the task that runs each, in the order the DAG runs
+#: them (expectations/<stage>/): the one table a stage named at run time is looked up in.
+QUALITY_GATES: dict[str, Callable[..., dict[str, Any]]] = {
+    "raw": run_raw_gate,
+    "marts": run_marts_gate,
+    "publish": run_publish_gate,
+}
 
 
 def run_quality_gate(stage: str, run_date: date, **options: Any) -> dict[str, Any]:
-    """Run one stage of the gate by name (``run_<stage>_gate``), for callers that take the
+    """Run one stage of the gate by name (:data:`QUALITY_GATES`), for callers that take the
     stage as a parameter (``telco-mart quality check``, the benchmark); the DAG calls each."""
-    if stage not in QUALITY_STAGES:
-        raise ValueError(f"unknown quality gate stage {stage!r}; stages: {', '.join(QUALITY_STAGES)}")
-    return globals()[f"run_{stage}_gate"](run_date, **options)
+    if stage not in QUALITY_GATES:
+        raise ValueError(f"unknown quality gate stage {stage!r}; stages: {', '.join(QUALITY_GATES)}")
+    return QUALITY_GATES[stage](run_date, **options)
 
 
 def run_load_catalog(settings: Settings | None = None) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""The DuckDB warehouse: connections, the writers' lock, and the `raw` schema's tables.
+"""The DuckDB warehouse: connections, the writers' lock, transactions and quoting.
+
+This module imports no module that owns a table, so every one of them (the ledger, the
+campaign catalog, publish, ingestion) can use it; the tables themselves are created by
+:mod:`telco_mart.schema`, which sits above their owners.
 
 DuckDB allows one writing process at a time, so every writer (ingestion, dbt, publish)
 opens the file through here or through dbt. The DAG serialises its tasks with a one-slot
@@ -8,7 +12,7 @@ that pool: so the warehouse serialises its writers itself, with a lock file besi
 waits for it (``TELCO_MART_LOCK_WAIT_SECONDS``) instead of failing on DuckDB's own lock, and
 the kernel releases it when the holding process dies, so a killed run leaves no stale lock.
 
-A warehouse is created only by ``telco-mart init`` (:func:`init_warehouse`): a mistyped
+A warehouse is created only by ``telco-mart init`` (:func:`telco_mart.schema.init_warehouse`): a mistyped
 path must not become a new, empty warehouse whose empty contact history lets every cap and
 cool-down start from zero.
 """
@@ -29,9 +33,6 @@ from pathlib import Path
 import duckdb
 
 from telco_mart.config import Settings
-from telco_mart.contract import Contract, Feed, load_contract
-
-SCHEMAS = ("raw", "staging", "intermediate", "marts")
 
 #: Lineage columns ingestion adds to every raw row, so any warehouse row leads back to a
 #: line of a landed file.
@@ -169,7 +170,7 @@ def connect(
     """Open the warehouse, with memory and thread limits applied as settings.
 
     A writer holds the warehouse's lock file while the connection is open. The file must
-    exist unless ``create`` (only :func:`init_warehouse` passes it).
+    exist unless ``create`` (only :func:`telco_mart.schema.init_warehouse` passes it).
 
     The limits are set with SET rather than passed as connection config: DuckDB refuses a
     second connection to a file with a different config in the same process, and dbt-duckdb
@@ -198,64 +199,15 @@ def connect(
             release_writer_lock(lock_settings)
 
 
-def init_warehouse(settings: Settings | None = None) -> tuple[str, bool]:
-    """Create the warehouse (schemas, raw tables, its identity) or confirm an existing one.
+def quote_ident(name: str) -> str:
+    """``name`` as a DuckDB identifier in double quotes, any double quote in it doubled.
 
-    Returns the warehouse id and whether it was created now. The id goes into every outbox
-    manifest, so that an outbox and a warehouse that do not belong together are told apart.
+    Feed, column and table names come from the contract, an operator profile or a suite, not
+    from this code: quoted, a name that is also a keyword (``date``, ``type``) or carries a
+    space still names its column. Ingestion and the quality gate both build SQL from such
+    names, so the quoting is written here once, beside :func:`connect`.
     """
-    from telco_mart.ledger import ensure_identity
-
-    settings = settings or Settings.from_env()
-    created = not settings.warehouse_path.exists()
-    with connect(settings=settings, create=True) as con:
-        ensure_raw_schema(con)
-        warehouse_id = ensure_identity(con, create=created)
-    return warehouse_id, created
-
-
-def raw_table_ddl(feed: Feed) -> str:
-    cols = [f"{c.name} {c.duckdb_type}" for c in feed.columns]
-    cols += [f"{name} {sql_type}" for name, sql_type in LINEAGE_COLUMNS.items()]
-    return f"create table if not exists raw.{feed.name} (\n    " + ",\n    ".join(cols) + "\n)"
-
-
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None = None) -> None:
-    """Create the warehouse schemas, one typed raw table per feed, and the tables the
-    warehouse feeds itself (campaign catalog, published contacts), all idempotent.
-
-    The last two exist from the start so that dbt's sources resolve on a fresh warehouse.
-    """
-    from telco_mart.campaigns.catalog import ensure_catalog_tables
-    from telco_mart.ingest.loader import ensure_registry_tables
-    from telco_mart.ledger import ensure_ledger_tables
-    from telco_mart.publish import ensure_published_contacts_table
-
-    contract = contract or load_contract()
-    for schema in SCHEMAS:
-        con.execute(f"create schema if not exists {schema}")
-    for feed in contract.feeds.values():
-        con.execute(raw_table_ddl(feed))
-    _add_new_contract_columns(con, contract)
-    ensure_registry_tables(con)
-    ensure_catalog_tables(con)
-    ensure_published_contacts_table(con)
-    ensure_ledger_tables(con)
-
-
-def _add_new_contract_columns(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
-    """Give a raw table created before the contract grew a column that column (null in the
-    rows already loaded: the feed did not carry it then), so an upgrade needs no rebuild."""
-    have = set(
-        con.execute(
-            "select table_name, column_name from duckdb_columns() where database_name = current_database() "
-            "and schema_name = 'raw'"
-        ).fetchall()
-    )
-    for feed in contract.feeds.values():
-        for column in feed.columns:
-            if (feed.name, column.name) not in have:
-                con.execute(f"alter table raw.{feed.name} add column {column.name} {column.duckdb_type}")
+    return '"' + name.replace('"', '""') + '"'
 
 
 @contextmanager

@@ -35,7 +35,7 @@ from telco_mart.campaigns.catalog import (
     store_catalog,
 )
 from telco_mart.publish import publish_day
-from telco_mart.warehouse import ensure_raw_schema
+from telco_mart.schema import ensure_raw_schema
 from tests.conftest import REPO_ROOT, InProcessDbt, run_dbt
 
 DAY = dt.date(2026, 3, 15)

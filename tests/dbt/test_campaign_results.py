@@ -19,7 +19,7 @@ from telco_mart.generate.responses import BASELINE_TAKE_UP, PLANTED_EFFECTS, Sen
 from telco_mart.ingest import ingest
 from telco_mart.pipeline import run_load_catalog, run_publish_gate
 from telco_mart.publish import publish_day
-from telco_mart.warehouse import init_warehouse
+from telco_mart.schema import init_warehouse
 from tests.conftest import REPO_ROOT, ingest_landing, run_dbt
 
 SEND_DAY = dt.date(2026, 2, 12)  # mid-cycle: the data add-on push has an audience

@@ -154,7 +154,7 @@ def test_every_source_table_has_a_staging_model(feed_name: str) -> None:
 def test_warehouse_sources_match_the_tables_the_warehouse_creates() -> None:
     import duckdb
 
-    from telco_mart.warehouse import ensure_raw_schema
+    from telco_mart.schema import ensure_raw_schema
 
     con = duckdb.connect()
     ensure_raw_schema(con)

@@ -22,7 +22,7 @@ import duckdb
 
 from telco_mart import pipeline
 from telco_mart.config import Settings
-from telco_mart.warehouse import init_warehouse
+from telco_mart.schema import init_warehouse
 from tests.conftest import InProcessDbt
 
 

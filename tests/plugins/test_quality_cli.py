@@ -28,7 +28,8 @@ DAY = "2026-01-04"
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
-    """Replace the pipeline's three gates with fakes that record how they were called."""
+    """Replace the pipeline's three gates with fakes that record how they were called (in
+    the dispatch table a stage named at run time is looked up in)."""
     seen: list[tuple] = []
 
     def fake(stage: str):
@@ -39,7 +40,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
         return gate
 
     for stage in ("raw", "marts", "publish"):
-        monkeypatch.setattr(pipeline, f"run_{stage}_gate", fake(stage))
+        monkeypatch.setitem(pipeline.QUALITY_GATES, stage, fake(stage))
     return seen
 
 
@@ -90,7 +91,7 @@ def test_a_failed_gate_exits_1_with_its_message(monkeypatch: pytest.MonkeyPatch,
     def failing(run_date: date, **kwargs) -> dict:
         raise QualityGateFailed("data-quality gate (publish) failed for 2026-01-04\nreport: r.html", [], Path("r.html"))
 
-    monkeypatch.setattr(pipeline, "run_publish_gate", failing)
+    monkeypatch.setitem(pipeline.QUALITY_GATES, "publish", failing)
     assert main(["quality", "check", "--stage", "publish", "--date", DAY]) == 1
     out, err = capsys.readouterr()
     assert out == "" and "gate (publish) failed for 2026-01-04" in err and "report: r.html" in err

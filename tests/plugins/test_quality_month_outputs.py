@@ -39,11 +39,13 @@ import pytest
 
 from telco_mart import pipeline
 from telco_mart.config import Settings
+from telco_mart.gate_settings import FeedSettings
 from telco_mart.ledger import BUILT, clear_pending_rebuilds, days_between, mark_days
 from telco_mart.quality import QualityGateFailed
-from telco_mart.quality.config import FeedSettings, expectations_dir, load_gate_config
+from telco_mart.quality.config import expectations_dir, load_gate_config
 from telco_mart.quality.gate import load_output_suites, output_assets
-from telco_mart.warehouse import connect, init_warehouse
+from telco_mart.schema import init_warehouse
+from telco_mart.warehouse import connect
 from tests.conftest import InProcessDbt
 
 pytestmark = pytest.mark.dbt

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from telco_mart.quality.config import QualityConfigError
+from telco_mart.gate_settings import QualityConfigError
 from telco_mart.quality.gx_runner import GxRunner
 from telco_mart.quality.pushdown import check_rows_expectation, row_rule
 from telco_mart.quality.suites import Check, GateSuite

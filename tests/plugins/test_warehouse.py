@@ -13,7 +13,8 @@ import duckdb
 import pytest
 
 from telco_mart.config import Settings
-from telco_mart.warehouse import WarehouseBusy, WarehouseMissing, connect, init_warehouse, transaction
+from telco_mart.schema import init_warehouse
+from telco_mart.warehouse import WarehouseBusy, WarehouseMissing, connect, transaction
 from tests.conftest import REPO_ROOT
 
 

@@ -24,15 +24,13 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from telco_mart.contract import Contract, Feed, load_contract
-
-if TYPE_CHECKING:
-    from telco_mart.quality.config import GateConfig
+from telco_mart.gate_settings import GateConfig, QualityConfigError, parse_gate_config
 
 PROFILE_ENV = "TELCO_MART_OPERATOR_PROFILE"
 DEFAULT_PROFILE = "default"
@@ -326,10 +324,6 @@ def _gate(section: Any, source: str, contract: Contract) -> GateConfig | None:
     profile file named, so that a typo stops everything before any file is read."""
     if section is None or section == {}:
         return None
-    # Imported here: the quality package imports this module, so a module-level import would
-    # be circular. The checks live there once, for gate.yml and for every profile.
-    from telco_mart.quality.config import QualityConfigError, parse_gate_config
-
     try:
         gate = parse_gate_config(section, source, within="gate", complete=False)
     except QualityConfigError as bad:

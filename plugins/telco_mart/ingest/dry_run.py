@@ -29,7 +29,7 @@ from telco_mart.config import Settings
 from telco_mart.contract import Contract, load_contract
 from telco_mart.contract.operator_profile import OperatorProfile, load_profile
 from telco_mart.ingest.loader import FileOutcome, delivery_dates_on_disk, ensure_ingest_tables, ingest
-from telco_mart.ingest.validate import _q
+from telco_mart.warehouse import quote_ident
 
 #: How the dry run words each registry status.
 VERDICTS = {
@@ -138,7 +138,7 @@ def _seed_from(con: duckdb.DuckDBPyConnection, warehouse: Path, contract: Contra
                 continue
             where = "" if name in referenced else f"where _delivery_date in ({', '.join('?' for _ in dates)})"
             con.execute(
-                f"insert into raw.{_q(name)} by name select * from warehouse.raw.{_q(name)} {where}",
+                f"insert into raw.{quote_ident(name)} by name select * from warehouse.raw.{quote_ident(name)} {where}",
                 [] if name in referenced else dates,
             )
     finally:

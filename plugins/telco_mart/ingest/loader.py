@@ -69,7 +69,6 @@ from telco_mart.ingest.reader import (
     staged_types,
 )
 from telco_mart.ingest.validate import (
-    _q,
     any_value_fails,
     insert_select,
     normalisations,
@@ -78,7 +77,8 @@ from telco_mart.ingest.validate import (
     typed_name,
 )
 from telco_mart.ledger import now, pending_rebuilds, request_rebuild
-from telco_mart.warehouse import ensure_raw_schema, fetch_one, transaction
+from telco_mart.schema import ensure_raw_schema
+from telco_mart.warehouse import fetch_one, quote_ident, transaction
 
 log = logging.getLogger(__name__)
 
@@ -105,48 +105,11 @@ STATISTICS_OPTIMIZERS = (
     "scalar_fn_pushdown",
 )
 
-#: Columns the registry gained after its first release: added to an existing warehouse.
-REGISTRY_ADDED_COLUMNS = {
-    "rows_normalised": "bigint default 0",  # rows loaded with at least one value normalised
-    "normalisations": "varchar",  # JSON {"<kind>:<column>": values} (validate.normalisations)
-    "file_modified_at": "timestamp",  # the file's mtime: unchanged size and mtime are not read again
-}
-
-REGISTRY_DDL = """
-create table if not exists raw.file_registry (
-    load_id varchar primary key,
-    feed varchar not null,
-    delivery_date date not null,
-    source_file varchar not null,
-    file_size bigint not null,
-    checksum_sha256 varchar not null,
-    status varchar not null,        -- loaded | rejected | skipped_duplicate | replaced
-    rows_read bigint not null,
-    rows_loaded bigint not null,
-    rows_quarantined bigint not null,
-    rows_rejected bigint not null,  -- rows of a file rejected whole
-    note varchar,
-    duplicate_of varchar,
-    run_id varchar,
-    registered_at timestamp not null
-)
-"""
+#: The registry's and the quarantine's tables are defined with every other table in
+#: telco_mart.schema (ensure_ingest_tables creates them).
 
 #: Registry statuses of a path that still stand (the others are history of the path).
 STANDING_STATUSES = ("loaded", "rejected", "skipped_duplicate", "retracted")
-
-QUARANTINE_DDL = """
-create table if not exists raw.quarantine (
-    feed varchar not null,
-    source_file varchar not null,
-    delivery_date date not null,
-    source_line bigint not null,
-    reason varchar not null,
-    record varchar,
-    load_id varchar not null,
-    quarantined_at timestamp not null
-)
-"""
 
 
 @dataclass
@@ -247,15 +210,6 @@ def sha256_of(path: Path) -> str:
 
 def ensure_ingest_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     ensure_raw_schema(con, contract)
-
-
-def ensure_registry_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """The file registry and the quarantine (created with the raw schema, so that every reader,
-    the publish gate's consent check included, finds them on any warehouse)."""
-    con.execute(REGISTRY_DDL)
-    for column, definition in REGISTRY_ADDED_COLUMNS.items():
-        con.execute(f"alter table raw.file_registry add column if not exists {column} {definition}")
-    con.execute(QUARANTINE_DDL)
 
 
 def delivery_dates_on_disk(landing_dir: Path, contract: Contract) -> list[date]:
@@ -446,7 +400,7 @@ def ingest_file(
 
 def _forget_earlier_version(con: duckdb.DuckDBPyConnection, rel: str) -> None:
     feed = rel.split("/", 1)[0]
-    con.execute(f"delete from raw.{_q(feed)} where _source_file = ?", [rel])
+    con.execute(f"delete from raw.{quote_ident(feed)} where _source_file = ?", [rel])
     con.execute("delete from raw.quarantine where source_file = ?", [rel])
     con.execute(
         "update raw.file_registry set status = 'replaced' where source_file = ? "
@@ -545,7 +499,7 @@ def _insert_rows(
     dialect: FeedDialect,
 ) -> None:
     """The staged file's valid rows into raw, its rejects and malformed lines into quarantine."""
-    raw_table = f"raw.{_q(feed.name)}"
+    raw_table = f"raw.{quote_ident(feed.name)}"
     keep_valid = f"anti join {REJECTS_TABLE} r on r._line = i._line" if rejected else ""
     con.execute(
         # by name: a column the contract added later sits after the lineage columns in a raw
@@ -559,7 +513,7 @@ def _insert_rows(
     if rejected:
         record = (
             "to_json(struct_pack("
-            + ", ".join(f"{_q(c)} := cast(i.{_q(c)} as varchar)" for c in present)
+            + ", ".join(f"{quote_ident(c)} := cast(i.{quote_ident(c)} as varchar)" for c in present)
             + "))::varchar"
         )
         con.execute(
@@ -684,7 +638,7 @@ def _find_rejects(
     profile = profile or load_profile(contract=contract)
     dialect = profile.feed(feed.name)
     parquet = INCOMING_TABLE not in _temp_tables(con)
-    raw_table = f"raw.{_q(feed.name)}"
+    raw_table = f"raw.{quote_ident(feed.name)}"
     typed = ", ".join(
         f"{typed_expression(feed.column(c), t, dialect=dialect)} as {typed_name(c)}" for c, t in staged.items()
     )
@@ -694,7 +648,8 @@ def _find_rejects(
         ref_feed = contract.feed(column.references)
         alias = f"ref{n}"
         joins.append(
-            f"left join (select distinct {_q(ref_feed.key[0])} as k from raw.{_q(ref_feed.name)}) {alias} "
+            f"left join (select distinct {quote_ident(ref_feed.key[0])} as k "
+            f"from raw.{quote_ident(ref_feed.name)}) {alias} "
             f"on {alias}.k = v.{typed_name(column.name)}"
         )
         missing = f"v.{typed_name(column.name)} is not null and {alias}.k is null"
@@ -718,7 +673,7 @@ def _find_rejects(
     # Keys count once among rows whose values are valid: a row quarantined for its values
     # does not make a later, valid row with the same key a duplicate.
     key_typed = {k: typed_expression(feed.column(k), staged[k], dialect=dialect) for k in feed.key}
-    key_select = ", ".join(f"{expr} as {_q(k)}" for k, expr in key_typed.items())
+    key_select = ", ".join(f"{expr} as {quote_ident(k)}" for k, expr in key_typed.items())
     valid_rows = (
         f"from {INCOMING_TABLE} i anti join (select _line from _value_rejects where _value_reasons <> '') b "
         "on b._line = i._line"
@@ -728,7 +683,7 @@ def _find_rejects(
         f"create or replace temp table _repeated_keys as select {key_select}, min(i._line) as _first_line "
         f"{valid_rows} group by all having count(*) > 1"
     )
-    key_match = " and ".join(f"d.{_q(k)} = {expr}" for k, expr in key_typed.items())
+    key_match = " and ".join(f"d.{quote_ident(k)} = {expr}" for k, expr in key_typed.items())
     if fetch_one(con, "select count(*) from _repeated_keys")[0]:
         con.execute(
             f"insert into _duplicate_lines select i._line {valid_rows} "
@@ -747,9 +702,10 @@ def _find_rejects(
         with _optimizers_off(con, _statistics_optimizers(parquet, but=("filter_pushdown",))):
             con.execute(
                 f"insert into _duplicate_lines select i._line {valid_rows} semi join "
-                f"(select distinct {', '.join(_q(k) for k in feed.key)} from {raw_table} "
+                f"(select distinct {', '.join(quote_ident(k) for k in feed.key)} from {raw_table} "
                 f"where _delivery_date = ? and _source_file <> ? "
-                f"and {_q(first_key)} in (select {key_typed[first_key]} from {INCOMING_TABLE} i)) d on {key_match}",
+                f"and {quote_ident(first_key)} in (select {key_typed[first_key]} from {INCOMING_TABLE} i)) d "
+                f"on {key_match}",
                 [delivery_date, rel],
             )
     con.execute(
@@ -836,7 +792,7 @@ def _replay_file(
         if name in feed.column_names
     ]
     drop_incoming(con)
-    extract = ", ".join(f"json_extract_string(record, {_literal_path(c)}) as {_q(c)}" for c in columns)
+    extract = ", ".join(f"json_extract_string(record, {_literal_path(c)}) as {quote_ident(c)}" for c in columns)
     con.execute(
         f"create temp table {INCOMING_TABLE} as select source_line as _line, {extract} from raw.quarantine "
         "where source_file = ? and load_id = ? and regexp_full_match(reason, ?)",
@@ -853,7 +809,7 @@ def _replay_file(
     if not loaded:
         return 0
     con.execute(
-        f"insert into raw.{_q(feed.name)} select\n    {insert_select(feed, staged, dialect=dialect)},\n"
+        f"insert into raw.{quote_ident(feed.name)} select\n    {insert_select(feed, staged, dialect=dialect)},\n"
         "    ? as _source_file, i._line, ? as _delivery_date, ? as _load_id, current_timestamp::timestamp\n"
         f"from {INCOMING_TABLE} i semi join _replayable p on p._line = i._line",
         [rel, delivery_date, load_id],
@@ -912,7 +868,7 @@ def retract_delivery(
     ]
     note = f"retracted by {retracted_by} on {now():%Y-%m-%d %H:%M}: {reason}"
     with transaction(con):
-        rows = fetch_one(con, f"select count(*) from raw.{_q(feed)} where _source_file = ?", [source_file])[0]
+        rows = fetch_one(con, f"select count(*) from raw.{quote_ident(feed)} where _source_file = ?", [source_file])[0]
         _forget_earlier_version(con, source_file)
         con.execute(
             "update raw.file_registry set status = 'retracted', note = concat_ws('; ', note, ?) "

@@ -24,8 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from telco_mart.contract.operator_profile import FeedDialect
-from telco_mart.ingest.validate import _q
-from telco_mart.warehouse import fetch_one
+from telco_mart.warehouse import fetch_one, quote_ident
 
 INCOMING_TABLE = "_incoming"
 MALFORMED_TABLE = "_malformed"
@@ -163,10 +162,10 @@ def _compose(con: duckdb.DuckDBPyConnection, composed: dict[str, tuple[str, ...]
     null when a part is empty (a required column then quarantines the row as missing)."""
     columns = []
     for column, parts in composed.items():
-        texts = [f"nullif(trim(cast({_q(part)} as varchar)), '')" for part in parts]
+        texts = [f"nullif(trim(cast({quote_ident(part)} as varchar)), '')" for part in parts]
         any_empty = " or ".join(f"{text} is null" for text in texts)
         joined = " || '-' || ".join(texts)
-        columns.append(f"case when {any_empty} then null else {joined} end as {_q(column)}")
+        columns.append(f"case when {any_empty} then null else {joined} end as {quote_ident(column)}")
     staged = f"{INCOMING_TABLE}_composed"
     con.execute(f"create temp table {staged} as select *, {', '.join(columns)} from {INCOMING_TABLE}")
     drop_incoming(con)

@@ -26,13 +26,10 @@ import datetime as dt
 
 from telco_mart.contract import Column, Feed
 from telco_mart.contract.operator_profile import ISO, FeedDialect
+from telco_mart.warehouse import quote_ident
 
 #: The contract's own spelling: what a file is read with when no profile says otherwise.
 CONTRACT_DIALECT = FeedDialect(feed="")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _literal(value: str) -> str:
@@ -45,7 +42,7 @@ def is_text(staged_type: str) -> bool:
 
 def typed_name(column: str) -> str:
     """Name of the typed copy of a staged column while its values are checked."""
-    return _q(f"__typed_{column}")
+    return quote_ident(f"__typed_{column}")
 
 
 def _text(value: str) -> str:
@@ -127,7 +124,7 @@ def typed_expression(
     """The staged value of ``column`` as its contract type (null when text does not convert),
     read through the feed's ``dialect``."""
     d = dialect or CONTRACT_DIALECT
-    ref = f"{alias}.{_q(column.name)}"
+    ref = f"{alias}.{quote_ident(column.name)}"
     if not is_text(staged_type):
         if column.type == "timestamp" and "TIME ZONE" in staged_type.upper():
             return f"timezone('UTC', {ref})"  # an instant: its UTC wall time
@@ -172,7 +169,7 @@ def normalisations(
     of the contract's closed value set.
     """
     d = dialect or CONTRACT_DIALECT
-    ref = f"{alias}.{_q(column.name)}"
+    ref = f"{alias}.{quote_ident(column.name)}"
     typed = typed_expression(column, staged_type, alias, d)
     out: list[tuple[str, str]] = []
     if column.values and d.values.get(column.name):
@@ -219,7 +216,7 @@ def value_checks(
     so each value is converted once. A column staged in a non-text type (typed Parquet) can
     be neither blank nor unparseable.
     """
-    staged = _q(column.name)
+    staged = quote_ident(column.name)
     typed = typed_name(column.name)
     text = is_text(staged_type)
     checks: list[tuple[str, str]] = []
@@ -298,5 +295,5 @@ def insert_select(
             expr = typed_expression(column, staged[column.name], source_alias, dialect)
         else:
             expr = f"cast(null as {column.duckdb_type})"
-        items.append(f"{expr} as {_q(column.name)}")
+        items.append(f"{expr} as {quote_ident(column.name)}")
     return ",\n    ".join(items)

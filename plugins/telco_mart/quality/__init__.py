@@ -12,7 +12,7 @@
 - :mod:`.scaffold` keeps the contract-derived expectations in step with the raw contract.
 """
 
-from telco_mart.quality.config import QualityConfigError
+from telco_mart.gate_settings import QualityConfigError
 from telco_mart.quality.gate import (
     GateOutcome,
     QualityGateFailed,

@@ -22,9 +22,10 @@ Stages:
 Adding an output stage takes a folder ``expectations/<stage>/`` of suites, each naming its
 table and slice in ``meta`` (see :mod:`telco_mart.quality.outputs`), and a module
 ``telco_mart.quality.<stage>`` defining ``METRICS`` (data asset -> metric name ->
-:class:`~telco_mart.quality.outputs.Metric`); then ``run_stage_on(con, "<stage>", ...)``
-runs it. Two stages may check the same table (``publish`` checks tables of the ``marts``
-schema); ``tables.<table>`` in gate.yml applies to the table whichever stage checks it.
+:class:`~telco_mart.quality.outputs.Metric`), entered in :data:`OUTPUT_STAGE_METRICS`; then
+``run_stage_on(con, "<stage>", ...)`` runs it. Two stages may check the same table
+(``publish`` checks tables of the ``marts`` schema); ``tables.<table>`` in gate.yml applies
+to the table whichever stage checks it.
 
 Every stage judges with gate.yml's thresholds under the operator profile's ``gate:`` section
 (:func:`gate_config`): the profile of the run (``TELCO_MART_OPERATOR_PROFILE``) unless one is
@@ -34,7 +35,6 @@ passed.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 import time
 from dataclasses import dataclass
@@ -45,9 +45,13 @@ import duckdb
 
 from telco_mart.contract import Contract, load_contract
 from telco_mart.contract.operator_profile import OperatorProfile, load_profile
-from telco_mart.quality.config import GateConfig, QualityConfigError, expectations_dir, load_gate_config
+from telco_mart.gate_settings import GateConfig, QualityConfigError
+from telco_mart.quality.config import expectations_dir, load_gate_config
 from telco_mart.quality.gx_runner import GxRunner
+from telco_mart.quality.marts import METRICS as MARTS_METRICS
 from telco_mart.quality.outputs import Metric, check_output_suite, table_columns, validate_output
+from telco_mart.quality.publish import METRICS as PUBLISH_METRICS
+from telco_mart.quality.publish import prepare_publish_inputs
 from telco_mart.quality.raw import STAGE as RAW_STAGE
 from telco_mart.quality.raw import check_suite, profile_exemptions, validate_feed
 from telco_mart.quality.report import render_report, write_report
@@ -218,18 +222,24 @@ def report_path(data_dir: Path, run_date: dt.date, stage: str) -> Path:
     return data_dir / "quality" / run_date.isoformat() / f"report-{stage}.html"
 
 
+#: Each output stage and the ``METRICS`` of its module (data asset -> metric name -> Metric):
+#: written out, so that what a stage computes is one import away from here.
+OUTPUT_STAGE_METRICS: dict[str, dict[str, dict[str, Metric]]] = {
+    "marts": MARTS_METRICS,
+    "publish": PUBLISH_METRICS,
+}
+
+
 def stage_metrics(stage: str) -> dict[str, dict[str, Metric]]:
-    """The ``METRICS`` of the stage module ``telco_mart.quality.<stage>``."""
+    """The ``METRICS`` of the output stage ``stage`` (:data:`OUTPUT_STAGE_METRICS`)."""
     if stage == RAW_STAGE or not stage.isidentifier():
         raise QualityConfigError(f"{stage!r} is not an output stage")
-    try:
-        module = importlib.import_module(f"telco_mart.quality.{stage}")
-    except ModuleNotFoundError as exc:
-        raise QualityConfigError(f"no module telco_mart.quality.{stage} with the {stage} stage's metrics") from exc
-    metrics = getattr(module, "METRICS", None)
-    if not isinstance(metrics, dict):
-        raise QualityConfigError(f"telco_mart.quality.{stage} defines no METRICS dict")
-    return metrics
+    if stage not in OUTPUT_STAGE_METRICS:
+        raise QualityConfigError(
+            f"no metrics for the {stage} stage: enter its module's METRICS in "
+            "telco_mart.quality.gate.OUTPUT_STAGE_METRICS"
+        )
+    return OUTPUT_STAGE_METRICS[stage]
 
 
 def output_assets(directory: Path) -> set[str]:
@@ -333,7 +343,5 @@ def run_publish_gate_on(
     :class:`QualityGateFailed` (after storing the results and writing ``report-publish.html``)
     when a list must not go out. ``outbox`` holds the lists published on other days, which the
     caps and cool-downs are checked against (none: nothing published yet)."""
-    from telco_mart.quality.publish import prepare_publish_inputs
-
     prepare_publish_inputs(con, outbox, run_date)
     return run_stage_on(con, "publish", run_date, run_id, data_dir=data_dir, directory=directory, profile=profile)

@@ -40,12 +40,12 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
-from telco_mart.ingest.validate import _q
-from telco_mart.quality.config import FeedSettings, QualityConfigError
+from telco_mart.gate_settings import FeedSettings, QualityConfigError
 from telco_mart.quality.gx_runner import GxRunner, ValidationError
-from telco_mart.quality.pushdown import RowRule, check_rows_expectation, resolve, row_rule
+from telco_mart.quality.pushdown import RowRule, check_rows_expectation, expected_in_words, row_rule
 from telco_mart.quality.results import Finding, mask_personal
 from telco_mart.quality.suites import Check, GateSuite
+from telco_mart.warehouse import quote_ident
 
 Period = Literal["day", "month"]
 PERIODS: tuple[Period, ...] = ("day", "month")
@@ -86,12 +86,12 @@ class Scope:
 
     @property
     def quoted_table(self) -> str:
-        return ".".join(_q(part) for part in self.table.split("."))
+        return ".".join(quote_ident(part) for part in self.table.split("."))
 
     @property
     def predicate(self) -> str:
         """The slice's condition with DuckDB named parameters (for metric SQL)."""
-        return f"{_q(self.column)} between $period_start and $period_end"
+        return f"{quote_ident(self.column)} between $period_start and $period_end"
 
     def params(self, sql: str, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The named parameters ``sql`` uses (DuckDB refuses any it does not): the slice's
@@ -107,7 +107,7 @@ class Scope:
 
     def rows(self, where: str = "true") -> tuple[str, list[Any]]:
         """The slice's rows meeting ``where`` (positional parameters, as the row rules use)."""
-        sql = f"select * from {self.quoted_table} where {_q(self.column)} between ? and ? and ({where})"
+        sql = f"select * from {self.quoted_table} where {quote_ident(self.column)} between ? and ? and ({where})"
         return sql, [self.start, self.end]
 
 
@@ -181,20 +181,6 @@ def _records(con: duckdb.DuckDBPyConnection, sql: str, params: Any) -> list[dict
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _expected(check: Check, parameters: dict[str, Any]) -> str | None:
-    kw = {k: resolve(v, parameters) for k, v in check.kwargs.items()}
-    if "value_set" in kw:
-        return f"in {sorted(map(str, kw['value_set']))}"
-    low, high = kw.get("min_value"), kw.get("max_value")
-    if low is not None and high is not None:
-        return f"between {low} and {high}"
-    if low is not None or high is not None:
-        return f"at least {low}" if low is not None else f"at most {high}"
-    if "column_A" in kw:
-        return f"{kw['column_A']} {'>=' if kw.get('or_equal') else '>'} {kw['column_B']}"
-    return None
-
-
 def _observed(metric: Metric, value: float | None, context: dict[str, Any]) -> str:
     if value is None:
         return f"not judged: {context['not_judged']}" if context.get("not_judged") else "no value"
@@ -244,7 +230,7 @@ class OutputValidation:
             details={
                 "batch": check.batch,
                 "kwargs": check.kwargs,
-                "expected": _expected(check, self.parameters),
+                "expected": expected_in_words(check, self.parameters),
                 "scope": {"column": self.scope.column, "from": self.scope.start, "to": self.scope.end},
                 **(details or {}),
             },

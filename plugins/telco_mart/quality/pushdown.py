@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from telco_mart.ingest.validate import _q
-from telco_mart.quality.config import QualityConfigError
+from telco_mart.gate_settings import QualityConfigError
 from telco_mart.quality.suites import Check
+from telco_mart.warehouse import quote_ident
 
 #: Expectations GX judges from the frame's columns and types alone.
 SCHEMA_TYPES = frozenset(
@@ -63,6 +63,26 @@ def resolve(value: Any, parameters: dict[str, Any]) -> Any:
     return value
 
 
+def expected_in_words(check: Check, parameters: dict[str, Any], *, column_pairs: bool = True) -> str | None:
+    """What the expectation asks for, in words, with gate.yml's values filled in: a finding's
+    ``expected``, written once for the raw and the output stages.
+
+    ``column_pairs=False`` leaves a column-pair check (``column_A`` against ``column_B``)
+    without words, as the raw stage's findings have always had it.
+    """
+    kw = {k: resolve(v, parameters) for k, v in check.kwargs.items()}
+    if "value_set" in kw:
+        return f"in {sorted(map(str, kw['value_set']))}"
+    low, high = kw.get("min_value"), kw.get("max_value")
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    if low is not None or high is not None:
+        return f"at least {low}" if low is not None else f"at most {high}"
+    if column_pairs and "column_A" in kw:
+        return f"{kw['column_A']} {'>=' if kw.get('or_equal') else '>'} {kw['column_B']}"
+    return None
+
+
 def check_rows_expectation(check: Check, columns: set[str]) -> None:
     """Refuse, when the suite is loaded, a rows expectation the gate cannot run faithfully."""
     where = f"{check.suite}: {check.key}"
@@ -93,15 +113,15 @@ def row_rule(check: Check, parameters: dict[str, Any]) -> RowRule | None:
     if check.type in SCHEMA_TYPES:
         return None
     if check.type == "expect_column_values_to_not_be_null":
-        return RowRule(check, f"{_q(kw['column'])} is null", ())
+        return RowRule(check, f"{quote_ident(kw['column'])} is null", ())
     if check.type == "expect_column_values_to_be_in_set":
         values = tuple(kw["value_set"])
-        col = _q(kw["column"])
+        col = quote_ident(kw["column"])
         if not values:
             return RowRule(check, f"{col} is not null", ())
         return RowRule(check, f"{col} is not null and {col} not in ({', '.join('?' * len(values))})", values)
     if check.type == "expect_column_values_to_be_between":
-        col = _q(kw["column"])
+        col = quote_ident(kw["column"])
         bounds, params = [], []
         if kw.get("min_value") is not None:
             bounds.append(f"{col} {'<=' if kw.get('strict_min') else '<'} ?")
@@ -111,7 +131,7 @@ def row_rule(check: Check, parameters: dict[str, Any]) -> RowRule | None:
             params.append(kw["max_value"])
         return RowRule(check, f"{col} is not null and ({' or '.join(bounds)})", tuple(params))
     if check.type == "expect_column_pair_values_a_to_be_greater_than_b":
-        a, b = _q(kw["column_A"]), _q(kw["column_B"])
+        a, b = quote_ident(kw["column_A"]), quote_ident(kw["column_B"])
         op = ">=" if kw.get("or_equal") else ">"
         return RowRule(check, f"{a} is not null and {b} is not null and not ({a} {op} {b})", ())
     raise QualityConfigError(f"{check.suite}: {check.key} has no predicate")  # refused at load already

@@ -58,13 +58,12 @@ import pandas as pd
 
 from telco_mart.contract import Column, Contract, Feed
 from telco_mart.contract.operator_profile import OperatorProfile
-from telco_mart.ingest.validate import _q
-from telco_mart.quality.config import FeedSettings, QualityConfigError
+from telco_mart.gate_settings import FeedSettings, QualityConfigError
 from telco_mart.quality.gx_runner import GxRunner, ValidationError
-from telco_mart.quality.pushdown import RowRule, check_rows_expectation, resolve, row_rule
+from telco_mart.quality.pushdown import RowRule, check_rows_expectation, expected_in_words, row_rule
 from telco_mart.quality.results import Finding, mask_personal
 from telco_mart.quality.suites import Check, GateSuite
-from telco_mart.warehouse import LINEAGE_COLUMNS
+from telco_mart.warehouse import LINEAGE_COLUMNS, quote_ident
 
 STAGE = "raw"
 #: How ingestion's registry notes name schema drift (telco_mart.ingest.loader); a test with
@@ -183,7 +182,7 @@ class _Scope:
 
     @property
     def table(self) -> str:
-        return f"raw.{_q(self.feed.name)}"
+        return f"raw.{quote_ident(self.feed.name)}"
 
     def rows(self, where: str, params: tuple[Any, ...] = ()) -> tuple[str, list[Any]]:
         """The dates' rows (as ``f``) that meet ``where``, and the query's parameters."""
@@ -205,11 +204,11 @@ def _row_pass(scope: _Scope, rules: list[RowRule]) -> dict[dt.date, dict[str, An
     optional = [c.name for c in feed.columns if not c.required]
     closed = [(c, v) for c, v in _closed_values(feed) if value_share(c.name, v) in scope.judged]
     dated = [c.name for c in feed.columns if c.type in ("date", "timestamp")]
-    selects += [f"count(*) filter (where {_q(c)} is null)" for c in optional]
+    selects += [f"count(*) filter (where {quote_ident(c)} is null)" for c in optional]
     for column, value in closed:
-        selects.append(f"count(*) filter (where {_q(column.name)} = ?)")
+        selects.append(f"count(*) filter (where {quote_ident(column.name)} = ?)")
         params.append(value)
-    selects += [f"count(*) filter (where {_q(c)}::date > _delivery_date)" for c in dated]
+    selects += [f"count(*) filter (where {quote_ident(c)}::date > _delivery_date)" for c in dated]
     sql = (
         f"select _delivery_date, {', '.join(selects)} from {scope.table} "
         "where _delivery_date between ? and ? group by 1"
@@ -378,7 +377,7 @@ def _duplicate_key_rows(scope: _Scope) -> dict[dt.date, tuple]:
     (10 million usage rows: 4 s against 7 s); the exact count then runs only on the rows
     whose hash repeats, so a hash collision cannot report a duplicate that is not one.
     """
-    keys = ", ".join(f"f.{_q(k)}" for k in scope.feed.key)
+    keys = ", ".join(f"f.{quote_ident(k)}" for k in scope.feed.key)
     return scope.by_day(
         f"""
         with repeated as (
@@ -398,9 +397,10 @@ def _duplicate_key_rows(scope: _Scope) -> dict[dt.date, tuple]:
 def _orphan_rows(scope: _Scope, column: str) -> tuple[str, list[Any]]:
     """The dates' rows whose ``column`` matches no key of the feed it references."""
     ref = scope.contract.feed(scope.feed.column(column).references or "")
-    col = _q(column)
+    col = quote_ident(column)
     sql = (
-        f"select f.* from {scope.table} f anti join raw.{_q(ref.name)} r on r.{_q(ref.key[0])} = f.{col} "
+        f"select f.* from {scope.table} f anti join raw.{quote_ident(ref.name)} r "
+        f"on r.{quote_ident(ref.key[0])} = f.{col} "
         f"where f._delivery_date between ? and ? and f.{col} is not null"
     )
     return sql, [scope.start, scope.end]
@@ -416,7 +416,7 @@ def _day_sample(scope: _Scope, metric: str, day: dt.date) -> list[dict[str, Any]
     """A few rows that show why a day metric failed, for the message and the report."""
     k, feed = scope.settings.sample_rows, scope.feed.name
     lineage = "_source_file, _source_line"
-    keys = ", ".join(_q(c) for c in scope.feed.key)
+    keys = ", ".join(quote_ident(c) for c in scope.feed.key)
     registry = "select source_file, status, rows_read, note from raw.file_registry where feed = ? and delivery_date = ?"
     if metric in _FILE_METRICS:
         return _records(scope.con, f"{registry} and status = ? limit {k}", [feed, day, _FILE_METRICS[metric]])
@@ -450,11 +450,11 @@ def _day_sample(scope: _Scope, metric: str, day: dt.date) -> list[dict[str, Any]
         sql, params = _orphan_rows(scope, column)
         return _records(
             scope.con,
-            f"select {keys}, {_q(column)}, {lineage} from ({sql}) where _delivery_date = ? limit {k}",
+            f"select {keys}, {quote_ident(column)}, {lineage} from ({sql}) where _delivery_date = ? limit {k}",
             [*params, day],
         )
     if metric.startswith("value_share__"):  # the day's mix of the column, most frequent value first
-        column = _q(metric.removeprefix("value_share__").split("__")[0])
+        column = quote_ident(metric.removeprefix("value_share__").split("__")[0])
         return _records(
             scope.con,
             f"select {column}, count(*) as rows from {scope.table} where _delivery_date = ? group by 1 "
@@ -462,7 +462,7 @@ def _day_sample(scope: _Scope, metric: str, day: dt.date) -> list[dict[str, Any]
             [day],
         )
     if metric.startswith("future_rows__"):
-        column = _q(metric.removeprefix("future_rows__"))
+        column = quote_ident(metric.removeprefix("future_rows__"))
         return _records(
             scope.con,
             f"select {keys}, {column}, {lineage} from {scope.table} where _delivery_date = ? "
@@ -488,19 +488,6 @@ def _suspects(scope: _Scope, failing: list[RowRule]) -> pd.DataFrame:
             params += p
         sql = " union ".join(parts) + " order by _delivery_date, _source_file, _source_line"
     return scope.con.sql(sql, params=params).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
-
-
-def _expected(check: Check, parameters: dict[str, Any]) -> str | None:
-    """What the expectation asks for, in words, with gate.yml's values filled in."""
-    kw = {k: resolve(v, parameters) for k, v in check.kwargs.items()}
-    if "value_set" in kw:
-        return f"in {sorted(map(str, kw['value_set']))}"
-    low, high = kw.get("min_value"), kw.get("max_value")
-    if low is not None and high is not None:
-        return f"between {low} and {high}"
-    if low is not None or high is not None:
-        return f"at least {low}" if low is not None else f"at most {high}"
-    return None
 
 
 def _observed(metric: str, value: float | None, context: dict[str, Any]) -> str:
@@ -544,7 +531,7 @@ def _finding(
         details={
             "batch": check.batch,
             "kwargs": check.kwargs,
-            "expected": _expected(check, parameters),
+            "expected": expected_in_words(check, parameters, column_pairs=False),
             **(details or {}),
         },
         sample=sample or [],

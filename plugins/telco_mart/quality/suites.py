@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from telco_mart.quality.config import SETTING_TYPES, QualityConfigError
+from telco_mart.gate_settings import SETTING_TYPES, QualityConfigError
 
 Batch = Literal["rows", "day"]
 Severity = Literal["warn", "fail"]
