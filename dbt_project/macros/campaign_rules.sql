@@ -12,7 +12,7 @@
     {%- set columns = {} -%}
     {%- if execute -%}
         {%- for node in graph.nodes.values()
-                if node.resource_type == 'model' and node.name == 'int_subscribers_prepared_for_campaigns' -%}
+                if node.resource_type == 'model' and node.name == 'campaign_audience_daily' -%}
             {%- for name, column in node.columns.items() if name not in ('subscriber_id', 'decision_date') -%}
                 {%- set data_type = (column.data_type or '') | lower -%}
                 {%- if data_type == 'boolean' -%}

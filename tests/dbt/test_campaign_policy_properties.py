@@ -190,7 +190,7 @@ def build_world(con: duckdb.DuckDBPyConnection, catalog: Catalog, subscribers: l
     con.execute("create schema if not exists intermediate")
     con.execute("create schema if not exists marts")
     con.execute(
-        f"create or replace table intermediate.{AUDIENCE_MODEL} ("
+        f"create or replace table marts.{AUDIENCE_MODEL} ("
         + ", ".join(f"{name} {data_type}" for name, data_type in types.items())
         + ")"
     )
@@ -212,7 +212,7 @@ def build_world(con: duckdb.DuckDBPyConnection, catalog: Catalog, subscribers: l
             holds_content_pack=s.holds_content_pack,
         )
         con.execute(
-            f"insert into intermediate.{AUDIENCE_MODEL} values ({', '.join('?' for _ in types)})", list(row.values())
+            f"insert into marts.{AUDIENCE_MODEL} values ({', '.join('?' for _ in types)})", list(row.values())
         )
         con.execute("insert into marts.dim_subscriber values (?, ?)", [s.subscriber_id, "+2547" + s.subscriber_id[-8:]])
         for number, (channel, offset, opted_out, dnd) in enumerate(s.preferences):
@@ -490,8 +490,8 @@ DAYS = [DAY + dt.timedelta(days=n) for n in range(5)]
 def add_audience_day(con: duckdb.DuckDBPyConnection, subscribers: list[Subscriber], day: dt.date) -> None:
     """The same subscribers as the audience of another decision day."""
     con.execute(
-        f"insert into intermediate.{AUDIENCE_MODEL} select * replace (cast(? as date) as decision_date) "
-        f"from intermediate.{AUDIENCE_MODEL} where decision_date = ?",
+        f"insert into marts.{AUDIENCE_MODEL} select * replace (cast(? as date) as decision_date) "
+        f"from marts.{AUDIENCE_MODEL} where decision_date = ?",
         [day, DAY],
     )
 

@@ -82,5 +82,9 @@ def test_the_outbox_gates_and_served_copy_are_exposures_too(manifest: dict) -> N
     suites = [REPO_ROOT / "expectations" / stage for stage in ("marts", "publish")]
     gated = {path.stem for folder in suites for path in folder.glob("*.json")}
     assert depends_on(manifest, exposures["quality_gates"]) == {f"marts.{t}" for t in gated}
-    served = {f"marts.{m}" for m in mart_models(manifest) if m not in SERVING_EXCLUDE} | {"marts.dq_results"}
+    served = {
+        f"marts.{m}"
+        for m, node in mart_models(manifest).items()
+        if m not in SERVING_EXCLUDE and node["config"]["materialized"] != "ephemeral"  # no table to serve
+    } | {"marts.dq_results"}
     assert depends_on(manifest, exposures["served_marts"]) == served

@@ -63,8 +63,8 @@ MAX_MARKETING_CAP = 100  # contacts in the cap's window
 MAX_TEXT = 200  # characters of a name, offer code, salt or rule value
 
 #: The dbt model whose columns eligibility rules may name, and where its columns are documented.
-AUDIENCE_MODEL = "int_subscribers_prepared_for_campaigns"
-AUDIENCE_YML = Path("models/intermediate/campaigns/_int_campaigns__models.yml")
+AUDIENCE_MODEL = "campaign_audience_daily"
+AUDIENCE_YML = Path("models/marts/campaigns/_campaigns__models.yml")
 #: Audience columns that identify a row rather than describe the subscriber.
 AUDIENCE_KEYS = ("subscriber_id", "decision_date")
 PRODUCT_PREFIX = "holds_"

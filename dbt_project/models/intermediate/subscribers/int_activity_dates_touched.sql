@@ -57,7 +57,7 @@ complaints as (
 
 calendar as (
 
-    select * from {{ ref('dim_date') }}
+    select * from {{ ref('util_days') }}
 
 ),
 

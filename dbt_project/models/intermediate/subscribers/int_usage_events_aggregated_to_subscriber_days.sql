@@ -44,7 +44,7 @@ cell_kpis as (
 
 calendar as (
 
-    select * from {{ ref('dim_date') }}
+    select * from {{ ref('util_days') }}
 
 ),
 

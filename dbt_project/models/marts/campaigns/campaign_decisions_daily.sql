@@ -74,7 +74,7 @@ decision_day as (
 
 audience as (
 
-    select * from {{ ref('int_subscribers_prepared_for_campaigns') }}
+    select * from {{ ref('campaign_audience_daily') }}
 
 ),
 

@@ -4,7 +4,7 @@
     M-1 (subscriber_segments_monthly, status not churned); its cut (segment, region, tenure
     band, lifecycle stage, network-experience band, tariff plan, payment type and the plan's
     contract term) is as of M-1, what was known when the month began: a subscriber who
-    changed plan counts against the plan they left the previous month on. A churner is a base member with a counted churn event (int_churn_events,
+    changed plan counts against the plan they left the previous month on. A churner is a base member with a counted churn event (fct_churn_events,
     var churn_counted_types) dated in M.
 
     A table: a few hundred rows a month, rebuilt whole (churn is only known late).
@@ -44,7 +44,7 @@ plans as (
 
 churn_events as (
 
-    select * from {{ ref('int_churn_events') }}
+    select * from {{ ref('fct_churn_events') }}
 
 ),
 

@@ -21,7 +21,7 @@ warnings as (
 
 churn_events as (
 
-    select * from {{ ref('int_churn_events') }}
+    select * from {{ ref('fct_churn_events') }}
 
 ),
 

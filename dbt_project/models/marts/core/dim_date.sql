@@ -1,36 +1,13 @@
 {#-
     The calendar: one row per day between the vars calendar_start_date and
-    calendar_end_date. Day of week is counted from 1900-01-01, a Monday, so it is the ISO
-    number (1 = Monday) on every engine without an engine-specific weekday function.
+    calendar_end_date, as the date spine builds it (models/utilities/util_days.sql).
 #}
 
 with
 
-spine as (
-
-    {{ dbt.date_spine(
-        'day',
-        "cast('" ~ var('calendar_start_date') ~ "' as date)",
-        "cast('" ~ var('calendar_end_date') ~ "' as date)"
-    ) }}
-
-),
-
 days as (
 
-    select cast(date_day as date) as date_day
-    from spine
-
-),
-
-months as (
-
-    select
-        date_day,
-        cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start_date,
-        cast({{ dbt.last_day('date_day', 'month') }} as date) as month_end_date,
-        {{ dbt.datediff("cast('1900-01-01' as date)", 'date_day', 'day') }} as days_since_1900
-    from days
+    select * from {{ ref('util_days') }}
 
 ),
 
@@ -40,15 +17,15 @@ final as (
         date_day,
         month_start_date,
         month_end_date,
-        cast(extract(day from month_end_date) as {{ dbt.type_int() }}) as days_in_month,
-        cast(extract(year from date_day) as {{ dbt.type_int() }}) as year_number,
-        cast(extract(quarter from date_day) as {{ dbt.type_int() }}) as quarter_number,
-        cast(extract(month from date_day) as {{ dbt.type_int() }}) as month_number,
-        cast(extract(day from date_day) as {{ dbt.type_int() }}) as day_of_month,
-        cast(mod(days_since_1900, 7) + 1 as {{ dbt.type_int() }}) as iso_day_of_week,
-        cast({{ dbt.dateadd('day', '-1 * mod(days_since_1900, 7)', 'date_day') }} as date) as week_start_date,
-        mod(days_since_1900, 7) >= 5 as is_weekend
-    from months
+        days_in_month,
+        year_number,
+        quarter_number,
+        month_number,
+        day_of_month,
+        iso_day_of_week,
+        week_start_date,
+        is_weekend
+    from days
 
 )
 

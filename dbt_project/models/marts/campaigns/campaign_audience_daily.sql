@@ -1,6 +1,6 @@
 {#-
     The campaign audience: one row per subscriber in the base on the decision date, with every
-    column a catalog eligibility rule may name (documented in _int_campaigns__models.yml,
+    column a catalog eligibility rule may name (documented in _campaigns__models.yml,
     which the catalog validator reads) and the policy inputs the decisions need.
 
     Only the decision date is built, so its cost follows the day's base, not history: the

@@ -4,7 +4,8 @@
     The churn events the churn marts count: one row per subscriber whose CRM status is
     churned, dated by its status date and typed port_out (a porting request was received),
     prepaid_inactivity or postpaid_disconnection. Only the types in var churn_counted_types
-    are kept. Ephemeral: a filter over dim_subscriber, compiled into its readers.
+    are kept. Ephemeral: a filter over dim_subscriber, compiled into its readers. A mart,
+    because it reads one: the current CRM version is dim_subscriber's to choose.
 #}
 
 {%- set counted_types = var('churn_counted_types') %}
