@@ -211,9 +211,7 @@ def build_world(con: duckdb.DuckDBPyConnection, catalog: Catalog, subscribers: l
             holds_broadband=s.holds_broadband,
             holds_content_pack=s.holds_content_pack,
         )
-        con.execute(
-            f"insert into marts.{AUDIENCE_MODEL} values ({', '.join('?' for _ in types)})", list(row.values())
-        )
+        con.execute(f"insert into marts.{AUDIENCE_MODEL} values ({', '.join('?' for _ in types)})", list(row.values()))
         con.execute("insert into marts.dim_subscriber values (?, ?)", [s.subscriber_id, "+2547" + s.subscriber_id[-8:]])
         for number, (channel, offset, opted_out, dnd) in enumerate(s.preferences):
             effective = dt.datetime.combine(DAY + dt.timedelta(days=offset), dt.time(8, number))
