@@ -243,7 +243,7 @@ def test_personal_data_stays_in_dim_subscriber(con: duckdb.DuckDBPyConnection) -
     # only models tagged pii may hold personal data (dim_subscriber; the publish-ready
     # campaign_targets_daily carries the number to contact)
     pii_models = set()
-    for path in (REPO_ROOT / "dbt_project" / "models" / "marts").rglob("_*__models.yml"):
+    for path in (REPO_ROOT / "dbt_project" / "models" / "marts").rglob("*.yml"):
         for model in yaml.safe_load(path.read_text())["models"]:
             if "pii" in ((model.get("config") or {}).get("tags") or []):
                 pii_models.add(model["name"])

@@ -64,7 +64,7 @@ MAX_TEXT = 200  # characters of a name, offer code, salt or rule value
 
 #: The dbt model whose columns eligibility rules may name, and where its columns are documented.
 AUDIENCE_MODEL = "campaign_audience_daily"
-AUDIENCE_YML = Path("models/marts/campaigns/_campaigns__models.yml")
+AUDIENCE_YML = Path("models/marts/campaigns/campaign_audience_daily.yml")
 #: Audience columns that identify a row rather than describe the subscriber.
 AUDIENCE_KEYS = ("subscriber_id", "decision_date")
 PRODUCT_PREFIX = "holds_"
