@@ -80,3 +80,37 @@ def test_the_check_sees_an_upward_ref() -> None:
         )
     }
     assert upward_refs(graph) == ["intermediate/int_x -> marts/dim_y", "staging/stg_b -> staging/stg_a"]
+
+
+#: More refs than this in one model asks for a split, or for the reason it is one model.
+MAX_REFS = 7
+
+
+def models_with_many_refs(manifest: dict) -> dict[str, int]:
+    """Each model that reads more than MAX_REFS distinct models or sources, and how many."""
+    counts = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model":
+            continue
+        parents = {p for p in node["depends_on"]["nodes"] if p.split(".")[0] in {"model", "source"}}
+        if len(parents) > MAX_REFS:
+            counts[node["name"]] = len(parents)
+    return counts
+
+
+def test_a_model_with_many_refs_says_why_it_is_one_model(manifest: dict) -> None:
+    """A wide model is a smell unless it is the join point by design: its config meta says so."""
+    nodes = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    unexplained = sorted(
+        f"{name} ({count} refs)"
+        for name, count in models_with_many_refs(manifest).items()
+        if len(str(nodes[name]["config"].get("meta", {}).get("many_refs", "")).split()) < 10
+    )
+    assert unexplained == [], f"split these, or give config.meta.many_refs a reason: {unexplained}"
+
+
+def test_the_check_counts_distinct_parents() -> None:
+    """A model that reads one model twice and eight sources has nine parents, not ten."""
+    parents = [f"source.p.s.t{i}" for i in range(8)] + ["model.p.a", "model.p.a", "macro.p.m"]
+    graph = {"nodes": {"model.p.wide": {"resource_type": "model", "name": "wide", "depends_on": {"nodes": parents}}}}
+    assert models_with_many_refs(graph) == {"wide": 9}
