@@ -142,15 +142,18 @@ events_classified as (
     select
         events_in_scope.*,
         {%- if night_start > night_end %}
-        (event_hour >= {{ night_start }} or event_hour < {{ night_end }}) as is_night,
+        (events_in_scope.event_hour >= {{ night_start }} or events_in_scope.event_hour < {{ night_end }}) as is_night,
         {%- else %}
-        (event_hour >= {{ night_start }} and event_hour < {{ night_end }}) as is_night,
+        (events_in_scope.event_hour >= {{ night_start }} and events_in_scope.event_hour < {{ night_end }}) as is_night,
         {%- endif %}
-        (event_hour >= {{ busy_start }} and event_hour < {{ busy_end }}) as is_busy_hour,
         (
-            not is_weekend
-            and event_hour >= {{ business_start }}
-            and event_hour < {{ business_end }}
+            events_in_scope.event_hour >= {{ busy_start }}
+            and events_in_scope.event_hour < {{ busy_end }}
+        ) as is_busy_hour,
+        (
+            not events_in_scope.is_weekend
+            and events_in_scope.event_hour >= {{ business_start }}
+            and events_in_scope.event_hour < {{ business_end }}
         ) as is_business_hours,
         coalesce(cell_days_assessed.is_degraded, false) as is_on_degraded_cell
     from events_in_scope
@@ -248,7 +251,9 @@ final as (
         cast(round(usage_per_day.voice_minutes_off_net, 4) as {{ type_double() }}) as voice_minutes_off_net,
         cast(round(usage_per_day.voice_minutes_long_distance, 4) as {{ type_double() }}) as voice_minutes_long_distance,
         cast(round(usage_per_day.voice_minutes_roaming, 4) as {{ type_double() }}) as voice_minutes_roaming,
-        cast(round(usage_per_day.voice_minutes_business_hours, 4) as {{ type_double() }}) as voice_minutes_business_hours,
+        cast(
+            round(usage_per_day.voice_minutes_business_hours, 4) as {{ type_double() }}
+        ) as voice_minutes_business_hours,
         cast(usage_per_day.sms_count as {{ dbt.type_bigint() }}) as sms_count,
         cast(usage_per_day.roaming_events as {{ dbt.type_bigint() }}) as roaming_events,
         cast(usage_per_day.data_sessions as {{ dbt.type_bigint() }}) as data_sessions,

@@ -134,12 +134,14 @@ main_cell_counts as (
 
 main_cells as (
 
-    select subscriber_id, main_cell_id
+    select
+        subscriber_id,
+        main_cell_id
     from (
         select
             subscriber_id,
             main_cell_id,
-            row_number() over (partition by subscriber_id order by days_served desc, main_cell_id) as cell_rank
+            row_number() over (partition by subscriber_id order by days_served desc, main_cell_id asc) as cell_rank
         from main_cell_counts
     ) as ranked
     where cell_rank = 1
@@ -308,7 +310,7 @@ joined as (
 plan_terms as (
 
     select
-        joined.*,
+        *,
         case
             when plan_term_months > 0 and activation_date is not null
                 then cast(floor(
@@ -322,7 +324,7 @@ plan_terms as (
 plan_term_ends as (
 
     select
-        plan_terms.*,
+        *,
         case
             when months_to_last_term_start is null then null
             when {{ dbt.dateadd('month', 'months_to_last_term_start', 'activation_date') }} >= decision_date

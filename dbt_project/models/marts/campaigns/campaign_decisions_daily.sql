@@ -149,7 +149,9 @@ eligible as (
     inner join decision_day
         on audience.decision_date = decision_day.decision_date
     cross join active_campaigns
-    where {{ campaign_eligibility_predicate('audience', 'active_campaigns', ref('stg_campaign_catalog__eligibility_rules')) }}
+    where {{ campaign_eligibility_predicate(
+        'audience', 'active_campaigns', ref('stg_campaign_catalog__eligibility_rules')
+    ) }}
 
 ),
 
@@ -186,7 +188,11 @@ opt_out_versions as (
 opt_out_state as (
 
     -- each subscriber's preference per channel (and for 'all') in force on the decision date
-    select subscriber_id, channel, is_opted_out, is_do_not_disturb
+    select
+        subscriber_id,
+        channel,
+        is_opted_out,
+        is_do_not_disturb
     from opt_out_versions
     where version_rank = 1
 
@@ -234,7 +240,10 @@ marketing_contact_counts as (
 
 previous_touches as (
 
-    select subscriber_id, campaign_id, contact_date as touch_date
+    select
+        subscriber_id,
+        campaign_id,
+        contact_date as touch_date
     from nearby_contacts
 
     {% if is_incremental() %}
@@ -268,12 +277,16 @@ nearest_touches as (
 
     -- the touch of the campaign nearest the decision day, before or after it (the latest
     -- of two equally near): the cool-down runs both ways
-    select subscriber_id, campaign_id, touch_date as last_touch_date, days_apart as days_from_last_touch
+    select
+        subscriber_id,
+        campaign_id,
+        touch_date as last_touch_date,
+        days_apart as days_from_last_touch
     from (
         select
-            touch_distances.*,
+            *,
             row_number() over (
-                partition by subscriber_id, campaign_id order by days_apart, touch_date desc
+                partition by subscriber_id, campaign_id order by days_apart asc, touch_date desc
             ) as nearness_rank
         from touch_distances
     ) as ranked_touches
@@ -316,7 +329,9 @@ candidates as (
         policy.marketing_cap_7_days,
         policy.marketing_cap_30_days,
         policy.inactive_after_days,
-        {{ unit_interval_hash(dbt.concat(["eligible.subscriber_id", "'|'", "eligible.campaign_id", "'|'", "policy.holdout_salt"])) }}
+        {{ unit_interval_hash(dbt.concat([
+            "eligible.subscriber_id", "'|'", "eligible.campaign_id", "'|'", "policy.holdout_salt"
+        ])) }}
             as holdout_bucket,
         {{ unit_interval_hash(dbt.concat([
             "eligible.subscriber_id", "'|'", "eligible.campaign_id", "'|'",
@@ -345,7 +360,7 @@ candidates as (
 policy_checked as (
 
     select
-        candidates.*,
+        *,
         case
             when not has_valid_contact_number then 'invalid_contact_number'
             when status <> 'active'
@@ -373,7 +388,7 @@ arbitration as (
         campaign_id,
         row_number() over (
             partition by subscriber_id
-            order by priority desc, expected_value desc, campaign_id
+            order by priority desc, expected_value desc, campaign_id asc
         ) as arbitration_rank
     from policy_checked
     where policy_reason is null
@@ -407,8 +422,8 @@ channel_arbitration as (
         campaign_id,
         row_number() over (
             partition by subscriber_id, channel
-            order by case when campaign_kind = 'service' then 0 else 1 end, priority desc, expected_value desc,
-                campaign_id
+            order by case when campaign_kind = 'service' then 0 else 1 end asc, priority desc, expected_value desc,
+                campaign_id asc
         ) as channel_rank
     from sales_arbitrated
     where reason_after_sales_arbitration is null

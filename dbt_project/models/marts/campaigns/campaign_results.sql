@@ -72,7 +72,8 @@ sends as (
     where decisions.decision_outcome in ('targeted', 'control')
         and decisions.decision_date <= decision_day.decision_date
     {% if is_incremental() %}
-        and decisions.decision_date >= {{ dbt.dateadd('day', '-(policy.conversion_window_days + 1)', 'decision_day.decision_date') }}
+        and decisions.decision_date
+            >= {{ dbt.dateadd('day', '-(policy.conversion_window_days + 1)', 'decision_day.decision_date') }}
     {% endif %}
 
 ),
@@ -87,7 +88,7 @@ product_conversions as (
     inner join take_ups
         on sends.subscriber_id = take_ups.subscriber_id
         and sends.offer_product = take_ups.product
-        and take_ups.take_up_date > sends.send_date
+        and sends.send_date < take_ups.take_up_date
         and take_ups.take_up_date <= {{ dbt.dateadd('day', 'sends.conversion_window_days', 'sends.send_date') }}
 
 ),
@@ -103,7 +104,7 @@ response_conversions as (
         on sends.subscriber_id = feed_contacts.subscriber_id
         and sends.campaign_id = feed_contacts.campaign_id
         and feed_contacts.response = 'accepted'
-        and feed_contacts.contact_date >= sends.send_date
+        and sends.send_date <= feed_contacts.contact_date
         and feed_contacts.contact_date <= {{ dbt.dateadd('day', 'sends.conversion_window_days', 'sends.send_date') }}
     where sends.offer_product is null
 
@@ -174,7 +175,7 @@ unioned as (
 rates as (
 
     select
-        unioned.*,
+        *,
         case when targeted_count > 0 then 1.0 * targeted_conversions / targeted_count end as targeted_conversion_rate,
         case when control_count > 0 then 1.0 * control_conversions / control_count end as control_conversion_rate
     from unioned
@@ -184,7 +185,7 @@ rates as (
 uplift as (
 
     select
-        rates.*,
+        *,
         targeted_conversion_rate - control_conversion_rate as absolute_uplift,
         case
             when targeted_count > 0 and control_count > 0 then 1.96 * sqrt(

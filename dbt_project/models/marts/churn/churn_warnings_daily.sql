@@ -19,8 +19,9 @@
     poor network; thresholds vars churn_*, computed by subscriber_segments_monthly) are
     those of the last closed month, so a day's warning uses only what was known that day.
     Daily signals: usage declining (usage events of the last churn_usage_trend_window_days
-    days at least churn_usage_trend_drop_share below the same span before), a porting request received by that day, and a broadband contract
-    (held at the end of the previous month) ending within churn_broadband_expiry_days.
+    days at least churn_usage_trend_drop_share below the same span before), a porting request
+    received by that day, and a broadband contract (held at the end of the previous month)
+    ending within churn_broadband_expiry_days.
 
     Incremental (delete+insert by date_day): rebuilds the days the batch touched; the
     first warning date carries over from the rows already built.
@@ -37,7 +38,11 @@ daily_history as (
     select * from {{ ref('fct_subscriber_daily') }}
     where is_in_base
     {% if is_incremental() %}
-        and date_day >= cast({{ dbt.dateadd('day', -2 * trend_days, '(select min(touched_dates.batch_date) from ' ~ ref('int_activity_dates_touched') ~ ' as touched_dates)') }} as date)
+        and date_day >= cast({{ dbt.dateadd(
+            'day',
+            -2 * trend_days,
+            '(select min(touched_dates.batch_date) from ' ~ ref('int_activity_dates_touched') ~ ' as touched_dates)'
+        ) }} as date)
     {% endif %}
 
 ),
@@ -180,10 +185,16 @@ first_warnings as (
         subscriber_id,
         min(date_day) as first_warned_date
     from (
-        select subscriber_id, date_day from warned
+        select
+            subscriber_id,
+            date_day
+        from warned
         {% if is_incremental() %}
         union all
-        select subscriber_id, first_warned_date as date_day from {{ this }}
+        select
+            subscriber_id,
+            first_warned_date as date_day
+        from {{ this }}
         where date_day not in (
             select touched_dates.batch_date from {{ ref('int_activity_dates_touched') }} as touched_dates
         )

@@ -4,8 +4,8 @@
     M-1 (subscriber_segments_monthly, status not churned); its cut (segment, region, tenure
     band, lifecycle stage, network-experience band, tariff plan, payment type and the plan's
     contract term) is as of M-1, what was known when the month began: a subscriber who
-    changed plan counts against the plan they left the previous month on. A churner is a base member with a counted churn event (fct_churn_events,
-    var churn_counted_types) dated in M.
+    changed plan counts against the plan they left the previous month on. A churner is a base
+    member with a counted churn event (fct_churn_events, var churn_counted_types) dated in M.
 
     A table: a few hundred rows a month, rebuilt whole (churn is only known late).
 #}
@@ -107,30 +107,30 @@ final as (
 
     select
         cast(outcomes.month_start_date as date) as month_start_date,
-        cast(segment as {{ dbt.type_string() }}) as segment,
-        cast(region as {{ dbt.type_string() }}) as region,
-        cast(tenure_band as {{ dbt.type_string() }}) as tenure_band,
-        cast(lifecycle_stage as {{ dbt.type_string() }}) as lifecycle_stage,
-        cast(experience_band as {{ dbt.type_string() }}) as experience_band,
-        cast(plan_id as {{ dbt.type_string() }}) as plan_id,
-        cast(payment_type as {{ dbt.type_string() }}) as payment_type,
-        cast(contract_term as {{ dbt.type_string() }}) as contract_term,
+        cast(outcomes.segment as {{ dbt.type_string() }}) as segment,
+        cast(outcomes.region as {{ dbt.type_string() }}) as region,
+        cast(outcomes.tenure_band as {{ dbt.type_string() }}) as tenure_band,
+        cast(outcomes.lifecycle_stage as {{ dbt.type_string() }}) as lifecycle_stage,
+        cast(outcomes.experience_band as {{ dbt.type_string() }}) as experience_band,
+        cast(outcomes.plan_id as {{ dbt.type_string() }}) as plan_id,
+        cast(outcomes.payment_type as {{ dbt.type_string() }}) as payment_type,
+        cast(outcomes.contract_term as {{ dbt.type_string() }}) as contract_term,
         cast(count(*) as {{ dbt.type_int() }}) as opening_base,
-        cast(sum(is_churner) as {{ dbt.type_int() }}) as churners,
-        cast(cast(sum(is_churner) as {{ type_double() }}) / count(*) as {{ type_double() }}) as churn_rate
+        cast(sum(outcomes.is_churner) as {{ dbt.type_int() }}) as churners,
+        cast(cast(sum(outcomes.is_churner) as {{ type_double() }}) / count(*) as {{ type_double() }}) as churn_rate
     from outcomes
     inner join months_with_data
         on outcomes.month_start_date = months_with_data.month_start_date
     group by
         outcomes.month_start_date,
-        segment,
-        region,
-        tenure_band,
-        lifecycle_stage,
-        experience_band,
-        plan_id,
-        payment_type,
-        contract_term
+        outcomes.segment,
+        outcomes.region,
+        outcomes.tenure_band,
+        outcomes.lifecycle_stage,
+        outcomes.experience_band,
+        outcomes.plan_id,
+        outcomes.payment_type,
+        outcomes.contract_term
 
 )
 

@@ -69,7 +69,7 @@ churner_warnings as (
     from churn_events
     left join warnings
         on churn_events.subscriber_id = warnings.subscriber_id
-        and warnings.date_day < churn_events.churn_date
+        and churn_events.churn_date > warnings.date_day
         and warnings.date_day >= cast({{ dbt.dateadd('day', -1 * horizon, 'churn_events.churn_date') }} as date)
     group by
         churn_events.churn_month_start_date,

@@ -93,7 +93,9 @@ versioned as (
 final as (
 
     select
-        cast({{ attributes_hash(['subscriber_id', 'valid_from']) }} as {{ dbt.type_string() }}) as subscriber_version_key,
+        cast(
+            {{ attributes_hash(['subscriber_id', 'valid_from']) }} as {{ dbt.type_string() }}
+        ) as subscriber_version_key,
         cast(subscriber_id as {{ dbt.type_string() }}) as subscriber_id,
         cast(version_number as {{ dbt.type_int() }}) as version_number,
         cast(account_id as {{ dbt.type_string() }}) as account_id,

@@ -64,7 +64,9 @@ vas_versions as (
 
 periods as (
 
-    select distinct month_start_date, period_end_date
+    select distinct
+        month_start_date,
+        period_end_date
     from segments
 
 ),

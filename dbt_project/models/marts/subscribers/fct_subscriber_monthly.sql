@@ -142,10 +142,10 @@ state_at_period_end as (
         subscriber_versions.activation_date
     from periods
     inner join subscriber_versions
-        on subscriber_versions.valid_from_date <= periods.period_end_date
+        on periods.period_end_date >= subscriber_versions.valid_from_date
         and (
             subscriber_versions.valid_to_date is null
-            or subscriber_versions.valid_to_date > periods.period_end_date
+            or periods.period_end_date < subscriber_versions.valid_to_date
         )
 
 ),
