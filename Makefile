@@ -30,7 +30,10 @@ export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := false
 
 LANDING := $(DATA_DIR)/landing
-DEMO_DATA_STAMP := $(LANDING)/_truth/.demo-$(DEMO_SUBSCRIBERS)-$(DEMO_START)-$(DEMO_END)-$(DEMO_SEED)-$(DEMO_FORMAT)-$(DEMO_EVENTS_PER_SUB_DAY)$(if $(DEMO_DIALECT),-$(DEMO_DIALECT))
+# The generator's version is in the stamp: a generator that makes other files for the same
+# arguments (telco_mart.generate.GENERATOR_VERSION) regenerates the demo's landing.
+GENERATOR_VERSION := $(shell sed -n 's/^GENERATOR_VERSION = //p' plugins/telco_mart/generate/core.py)
+DEMO_DATA_STAMP := $(LANDING)/_truth/.demo-v$(GENERATOR_VERSION)-$(DEMO_SUBSCRIBERS)-$(DEMO_START)-$(DEMO_END)-$(DEMO_SEED)-$(DEMO_FORMAT)-$(DEMO_EVENTS_PER_SUB_DAY)$(if $(DEMO_DIALECT),-$(DEMO_DIALECT))
 DBT_FILES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 MANIFEST := dbt_project/target/manifest.json
 

@@ -33,23 +33,24 @@ SEED = 26
 MONTHS = [date(2026, month, 1) for month in range(1, 7)]
 PLANTED = dict(zip(GROUPS, DEFAULT_SETTINGS.shares.weights(), strict=True))
 
-# Measured on this world (seed 26, 2 usage events a subscriber-day): unclassified 0.172-0.180
+# Measured on this world (seed 26, 2 usage events a subscriber-day): unclassified 0.136-0.145
 # a month; the planted noise group is 0.104-0.108 of the monthly base (about 70 % of it
 # unclassified), and the four groups' members outside their rule in a month add the rest, net
-# 6.8-7.3 points over the noise share (the demo world, at 5 events a day: 4.5-4.9; sparser
-# usage makes usage shares and ranks noisier). Every month must stay within two points of
-# noise share + 0.07.
-UNCLASSIFIED_EXPECTED = PLANTED["noise"] + 0.07
+# 3.0-3.8 points over the noise share (the demo world, at 5 events a day, fewer: README;
+# sparser usage makes usage shares and ranks noisier). Every month must stay within two points
+# of noise share + 0.035. (Generator version 3, whose group profiles overlapped more at the
+# bands' edges, left 6.8-7.3 points here.)
+UNCLASSIFIED_EXPECTED = PLANTED["noise"] + 0.035
 # Floors on agreement with the planted group, every month. Measured here: data_driven_new
-# 0.97-0.98, high_value_long_tenure 0.74-0.76, voice_biased 0.83-0.85, low_value_suppressed
-# 0.79-0.81 (600-900 subscribers a group, so about 1.5-2 points of sampling noise); the floors
+# 0.96-0.98, high_value_long_tenure 0.82-0.83, voice_biased 0.86-0.88, low_value_suppressed
+# 0.92-0.93 (600-900 subscribers a group, so about 1.5-2 points of sampling noise); the floors
 # sit 4-5 of those below. Before the steady state, data_driven_new fell from 0.89 to 0.60 over
 # the demo's six months.
 AGREEMENT_FLOORS = {
     "data_driven_new": 0.90,
-    "high_value_long_tenure": 0.68,
-    "voice_biased": 0.77,
-    "low_value_suppressed": 0.72,
+    "high_value_long_tenure": 0.75,
+    "voice_biased": 0.80,
+    "low_value_suppressed": 0.85,
 }
 
 

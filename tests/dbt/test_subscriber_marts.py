@@ -46,22 +46,21 @@ MONTHLY_TABLES = (
 # Floors on the share of each planted group the segment mart puts back in its group, in
 # FULL_MONTH (the group each subscriber was planted in that month: _truth/subscriber_groups).
 # Measured on this data set (seed 21, about 270-490 subscribers a group): data_driven_new
-# 0.98, high_value_long_tenure 0.83, voice_biased 0.83, low_value_suppressed 0.76; on the demo
-# world (20,000, six months) 0.97, 0.81-0.82, 0.85 and 0.83-0.84 every month (README). Each
+# 0.97, high_value_long_tenure 0.89, voice_biased 0.86, low_value_suppressed 0.89; on the demo
+# world (20,000, six months) 0.97, 0.85, 0.87-0.88 and 0.95-0.96 every month (README). Each
 # floor sits about ten points (four to five standard errors at this size) under what was
-# measured here: room for sampling noise, not for a rule that stopped working. Low value is
-# lowest here because this month's bottom-30 % ARPU edge (402) falls just above the 400 fee of
-# the one postpaid plan low-value lines take, so its 34 postpaid members all miss the band.
+# measured here: room for sampling noise, not for a rule that stopped working. (Generator
+# version 3 measured 0.98, 0.83, 0.83 and 0.76 here.)
 AGREEMENT_FLOORS = {
-    "data_driven_new": 0.88,
-    "high_value_long_tenure": 0.73,
-    "voice_biased": 0.73,
-    "low_value_suppressed": 0.66,
+    "data_driven_new": 0.87,
+    "high_value_long_tenure": 0.78,
+    "voice_biased": 0.76,
+    "low_value_suppressed": 0.79,
 }
 # The planted noise group is 10 % of the base (about 70 % of it unclassified); the four
-# groups' members whose month falls outside their rule add the rest. Measured 0.16-0.17 per
-# month here (the month in progress, two days in, included), 0.140-0.144 on the demo world.
-UNCLASSIFIED_SHARE_MAX = 0.22
+# groups' members whose month falls outside their rule add the rest. Measured 0.12-0.14 per
+# month here (the month in progress, two days in, included), 0.113-0.116 on the demo world.
+UNCLASSIFIED_SHARE_MAX = 0.19
 DBT_VARS = yaml.safe_load((REPO_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
 
 
@@ -244,7 +243,7 @@ def test_personal_data_stays_in_dim_subscriber(con: duckdb.DuckDBPyConnection) -
     # campaign_targets_daily carries the number to contact)
     pii_models = set()
     for path in (REPO_ROOT / "dbt_project" / "models" / "marts").rglob("*.yml"):
-        for model in yaml.safe_load(path.read_text())["models"]:
+        for model in yaml.safe_load(path.read_text()).get("models", []):
             if "pii" in ((model.get("config") or {}).get("tags") or []):
                 pii_models.add(model["name"])
     assert pii_models == {"dim_subscriber", "campaign_targets_daily"}

@@ -50,8 +50,10 @@ from telco_mart.generate.truth import (
 from telco_mart.generate.writer import FORMATS, FeedWriter
 
 #: Bumped when the same arguments would produce different files, so ``generation.json``
-#: tells which generator made a data set.
-GENERATOR_VERSION = 3
+#: tells which generator made a data set (the demo's landing stamp carries it too, so
+#: ``make demo`` regenerates a landing an older generator made). 4: group profiles that sit
+#: inside their segment rules (``settings.GROUP_PROFILES``).
+GENERATOR_VERSION = 4
 
 #: Contract feeds the generated operator never delivers (on-change feeds, so no day misses
 #: them): it makes no billing adjustments, so its revenue is plan fees and rated usage, what

@@ -77,6 +77,16 @@ class GroupProfile:
     broadband_uptake_weight: float
 
 
+#: Each group's behaviour sits well inside its rule in the segment mart, so a member falls
+#: outside it only at the edges of the distributions, not as a matter of course:
+#: - high value is mostly postpaid (10 % prepaid): a prepaid line's ARPU is its top-ups, which
+#:   fall under the top 20 % ARPU band more often than a postpaid bill does;
+#: - low value is the least active by far (a quarter of the mean event rate, voice-biased just
+#:   over it) and almost all prepaid (96 %), so it fills most of the bottom 30 % activity and
+#:   ARPU bands and leaves voice-biased lines out of them.
+#: Generator version 3 (high value 20 % prepaid, low value at 0.35 and 92 % prepaid,
+#: voice-biased at 0.9) left a fifth of high-value and a sixth of low-value lines outside their
+#: rule every month on the demo world; measured figures are in the README.
 GROUP_PROFILES: dict[str, GroupProfile] = {
     "data_driven_new": GroupProfile(
         activity=1.3,
@@ -105,7 +115,7 @@ GROUP_PROFILES: dict[str, GroupProfile] = {
         data_mean_mb=25.0,
         night_data_share=0.08,
         price_multiplier=2.0,
-        prepaid_share=0.2,
+        prepaid_share=0.1,
         recharges_per_month=3.0,
         broadband_share=0.62,
         vas_share=0.5,
@@ -117,7 +127,7 @@ GROUP_PROFILES: dict[str, GroupProfile] = {
         broadband_uptake_weight=6.0,
     ),
     "voice_biased": GroupProfile(
-        activity=0.9,
+        activity=1.05,
         mix=(0.72, 0.16, 0.12),
         mix_concentration=40.0,
         voice_mean_sec=210.0,
@@ -136,14 +146,14 @@ GROUP_PROFILES: dict[str, GroupProfile] = {
         broadband_uptake_weight=1.0,
     ),
     "low_value_suppressed": GroupProfile(
-        activity=0.35,
+        activity=0.25,
         mix=(0.35, 0.30, 0.35),
         mix_concentration=40.0,
         voice_mean_sec=80.0,
         data_mean_mb=6.0,
         night_data_share=0.08,
         price_multiplier=0.6,
-        prepaid_share=0.92,
+        prepaid_share=0.96,
         recharges_per_month=2.0,
         broadband_share=0.03,
         vas_share=0.05,
