@@ -3,7 +3,8 @@
 A run over many days is cut into one statement per ``days_per_statement`` days so its
 memory is that of a daily run. These tests build the generated, ingested small landing with
 the real dbt and DuckDB: day by day and in one statement the table is the same, on a full
-build and on a wide incremental batch, and a slice that fails leaves the table as it was.
+build and on a wide incremental batch, a slice that fails leaves the table as it was, and the
+compiled SQL runs as it is (the slice's bounds are session variables, not edits of the SQL).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def test_a_build_day_by_day_equals_the_build_in_one_statement(
 
     assert build(warehouse, target, 1, None, "--full-refresh", model=model) == ("full build", days)
     day_by_day = rows(warehouse, table)
-    # each day's statement reads its events by a literal time range (day_slice_time_range):
+    # each day's statement reads its events by a time range of constants (day_slice_time_range):
     # every staged event is counted once, none at a day's edges lost or taken twice
     with duckdb.connect(str(warehouse), read_only=True) as con:
         (staged,) = con.execute("select count(*) from staging.stg_mediation__usage_events").fetchone()
@@ -121,3 +122,23 @@ def test_a_slice_that_fails_leaves_the_table_as_it_was(warehouse: Path, tmp_path
             [f"{MODEL}%", MODEL],
         ).fetchall()
     assert leftovers == []
+
+
+def test_the_compiled_sql_runs_as_it_is_and_selects_every_day_without_bounds(
+    built_warehouse: Path, warehouse: Path, tmp_path: Path
+) -> None:
+    """The materialization runs the compiled SQL unchanged, with each slice's days set as
+    session variables; where nothing sets them (dbt compile, show, an analyst pasting the SQL)
+    the same SQL selects every day, as a full build does."""
+    target = tmp_path / "t"
+    run_dbt(["compile", "--select", MODEL], warehouse, target)
+    (compiled,) = (target / "compiled").rglob(f"{MODEL}.sql")
+    sql = compiled.read_text()
+    assert "getvariable('day_slice_first_day')" in sql and "/* day_slice" not in sql
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        every_day = con.execute(f"select * from ({sql}) order by all").fetchall()
+        for bound in ("first_day", "last_day"):
+            con.execute(f"set variable day_slice_{bound} = date '{SMALL_END}'")
+        last_day = con.execute(f"select * from ({sql}) order by all").fetchall()
+    assert every_day == rows(built_warehouse)
+    assert last_day == [row for row in every_day if row[1] == SMALL_END]

@@ -120,7 +120,9 @@ data_range as (
 days_to_build as (
 
     -- the days this run builds (on an incremental run those its batch touched); the
-    -- materialization builds them a slice at a time (macros/day_sliced_incremental.sql)
+    -- materialization builds them a slice at a time (macros/day_sliced_incremental.sql;
+    -- not dbt's microbatch, whose one contiguous window cannot follow the scattered days a
+    -- late file touches: dbt_project/README.md, "Why not dbt's microbatch")
     select
         calendar.date_day,
         calendar.month_start_date,
