@@ -75,8 +75,8 @@ def operator_daily() -> None:
         """Validate campaigns/catalog.yml and load it for dbt, and check the outbox is writable:
         a bad catalog or an unwritable outbox stops the run before anything runs."""
         from telco_mart.campaigns.catalog import CatalogError
+        from telco_mart.campaigns.publish import PublishError
         from telco_mart.pipeline import run_load_catalog
-        from telco_mart.publish import PublishError
         from telco_mart.warehouse import WarehouseMissing
 
         return fail_without_retry(run_load_catalog, CatalogError, PublishError, WarehouseMissing)
@@ -137,8 +137,8 @@ def operator_daily() -> None:
     @task(pool=WAREHOUSE_POOL)
     def quality_gate_publish() -> dict:
         """Check the day's lists (expectations/publish: opt-outs, caps...); a `fail` publishes nothing."""
+        from telco_mart.campaigns.publish import PublishError
         from telco_mart.pipeline import run_publish_gate
-        from telco_mart.publish import PublishError
         from telco_mart.quality import QualityGateFailed
 
         context = get_current_context()
@@ -152,8 +152,8 @@ def operator_daily() -> None:
     def publish() -> dict:
         """Write the day's target lists to the outbox (atomic) and append them to contact history;
         a day already published is verified, never rewritten."""
+        from telco_mart.campaigns.publish import PublishError
         from telco_mart.pipeline import run_publish
-        from telco_mart.publish import PublishError
 
         context = get_current_context()
         return fail_without_retry(

@@ -259,7 +259,7 @@ def test_churn_by_plan_recomputes_from_crm_versions(con: duckdb.DuckDBPyConnecti
     """Each month's opening base and churners per plan, payment type and commitment, recomputed
     from the CRM versions as they stood at the end of the previous month (the plan a
     subscriber left the month on, even if it changed since) and the generator's catalogue."""
-    from telco_mart.generate.catalog import PLANS
+    from telco_mart.generate.products import PLANS
 
     terms = {p.plan_id: f"{p.plan_term_months}_months" if p.plan_term_months else "no_commitment" for p in PLANS}
     versions: dict[str, list[tuple[date, str, str]]] = defaultdict(list)

@@ -16,9 +16,8 @@ import pytest
 import yaml
 
 from telco_mart.contract.operator_profile import OperatorProfile, load_profile
-from telco_mart.gate_settings import QualityConfigError
+from telco_mart.gate_settings import QualityConfigError, expectations_dir
 from telco_mart.quality import QualityGateFailed, run_marts_gate_on, run_raw_gate_on
-from telco_mart.quality.config import expectations_dir
 from telco_mart.quality.gate import GateOutcome, load_output_suites, report_path
 from telco_mart.quality.results import Finding
 from tests.conftest import REPO_ROOT, SMALL_END, run_dbt

@@ -22,12 +22,11 @@ import pytest
 import yaml
 
 from telco_mart.config import Settings
-from telco_mart.gate_settings import QualityConfigError
+from telco_mart.gate_settings import QualityConfigError, expectations_dir
 from telco_mart.pipeline import run_publish_gate
 from telco_mart.quality import QualityGateFailed, run_publish_gate_on
-from telco_mart.quality.config import expectations_dir
 from telco_mart.quality.gate import GateOutcome, load_output_suites, report_path
-from telco_mart.quality.publish import PACING_REASONS
+from telco_mart.quality.publish_gate import PACING_REASONS
 from tests.conftest import SMALL_END
 from tests.plugins.test_quality_marts import not_passed, query
 
