@@ -32,12 +32,14 @@ process's heap (about 1.3 s). So the group keeps the task count down and each ta
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+from airflow.sdk.exceptions import AirflowFailException
 from cosmos import (
     DbtTaskGroup,
     ExecutionConfig,
@@ -59,6 +61,9 @@ RELATIONSHIP_TESTS_TASK_ID = "relationship_tests"
 #: dbt's selector for the staging layer, built by one task before the model tasks.
 STAGING = "path:models/staging"
 STAGING_TASK_ID = "staging"
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def dbt_batch_from_ingest(ingest_task_id: str) -> dict[str, str]:
@@ -231,16 +236,25 @@ def freeze_startup_heap(context: Any) -> None:
     gc.freeze()
 
 
-def fail_without_retry(run: Callable[[], dict], *refusals: type[Exception]) -> dict:
-    """Run a step whose refusal retrying cannot fix (a failed quality gate, an invalid catalog).
+def refuse_without_retry(*refusals: type[Exception]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Mark a task's function as a step whose ``refusals`` retrying cannot fix (a failed
+    quality gate, an invalid catalog): stack it under ``@task``.
 
     Such a refusal becomes ``AirflowFailException``: the task fails at once, with the
     refusal's message (feed or table, expectation, observed value, sample rows) in its log,
     instead of retrying over the same bad data. Any other error keeps the task's retries.
+    The wrapper keeps the function's signature (``functools.wraps``), so TaskFlow still passes
+    it the context keys it names (``logical_date``, ``run_id``) and the upstream results.
     """
-    from airflow.sdk.exceptions import AirflowFailException
 
-    try:
-        return run()
-    except refusals as refused:
-        raise AirflowFailException(str(refused)) from refused
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(function)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return function(*args, **kwargs)
+            except refusals as refused:
+                raise AirflowFailException(str(refused)) from refused
+
+        return run
+
+    return decorate

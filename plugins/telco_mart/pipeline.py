@@ -16,6 +16,7 @@ import duckdb
 from telco_mart.config import Settings
 from telco_mart.ingest import ingest
 from telco_mart.ledger import BUILT, MARTS_GATE_FAILED, RAW_GATE_FAILED, RAW_GATE_PASSED, days_between, mark_days
+from telco_mart.refusals import RunDateRefused
 from telco_mart.schema import SCHEMAS, ensure_raw_schema
 from telco_mart.warehouse import connect
 
@@ -27,10 +28,6 @@ log = logging.getLogger(__name__)
 
 class NothingDelivered(Exception):
     """No feed has a file for the run's delivery date: there is nothing to ingest, check or build."""
-
-
-class RunDateRefused(ValueError):
-    """A run date the pipeline must not run for (before the start date); retrying cannot help."""
 
 
 def require_run_date(run_date: date, settings: Settings) -> None:

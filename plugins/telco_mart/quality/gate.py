@@ -56,21 +56,13 @@ from telco_mart.quality.raw import check_suite, profile_exemptions, validate_fee
 from telco_mart.quality.report import render_report, write_report
 from telco_mart.quality.results import Finding, store_findings
 from telco_mart.quality.suites import GateSuite, load_stage
+from telco_mart.refusals import QualityGateFailed
 
 log = logging.getLogger(__name__)
 
 #: Failures listed in the exception message, and offending rows shown per failure.
 MESSAGE_FAILURES = 10
 MESSAGE_ROWS = 3
-
-
-class QualityGateFailed(RuntimeError):
-    """An expectation of severity ``fail`` did not hold: nothing downstream may run for the dates."""
-
-    def __init__(self, message: str, findings: list[Finding], report: Path) -> None:
-        super().__init__(message)
-        self.findings = findings
-        self.report = report
 
 
 @dataclass(frozen=True)
