@@ -92,12 +92,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltKpis]:
 
 
 @pytest.fixture
-def con(built: BuiltKpis) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect(str(built.warehouse), read_only=True)
-    try:
-        yield connection
-    finally:
-        connection.close()
+def built_path(built: BuiltKpis) -> Path:
+    return built.warehouse
 
 
 def ratio(numerator: float, denominator: float) -> float | None:

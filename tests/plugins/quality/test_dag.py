@@ -9,7 +9,7 @@ from airflow.dag_processing.dagbag import DagBag
 
 from telco_mart.runtime import WAREHOUSE_POOL
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
