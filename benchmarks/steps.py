@@ -330,7 +330,7 @@ def step_dbt(params: dict[str, Any]) -> dict[str, Any]:
 def step_publish(params: dict[str, Any]) -> dict[str, Any]:
     """``telco_mart.campaigns.publish.publish_day`` when the campaign engine provides it."""
     try:
-        from telco_mart import publish
+        from telco_mart.campaigns import publish
     except ImportError as missing:
         return {"status": "skipped", "error": f"telco_mart.campaigns.publish not importable: {missing}", "rows_in": 0}
     clock = SqlClock()
