@@ -328,11 +328,11 @@ def step_dbt(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def step_publish(params: dict[str, Any]) -> dict[str, Any]:
-    """``telco_mart.publish.publish_day`` when the campaign engine provides it."""
+    """``telco_mart.campaigns.publish.publish_day`` when the campaign engine provides it."""
     try:
-        from telco_mart import publish
+        from telco_mart.campaigns import publish
     except ImportError as missing:
-        return {"status": "skipped", "error": f"telco_mart.publish not importable: {missing}", "rows_in": 0}
+        return {"status": "skipped", "error": f"telco_mart.campaigns.publish not importable: {missing}", "rows_in": 0}
     clock = SqlClock()
     for module in (publish, sys.modules.get("telco_mart.pipeline")):
         if module is not None and hasattr(module, "connect"):

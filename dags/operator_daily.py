@@ -5,13 +5,14 @@ Thin on purpose: the work lives in ``telco_mart`` (plugins/); docs/operations.md
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, chain, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
 from telco_mart.config import Settings
-from telco_mart.orchestration import dbt_batch_from_ingest, dbt_task_group, fail_without_retry
+from telco_mart.orchestration import dbt_batch_from_ingest, dbt_task_group, refuse_without_retry
+from telco_mart.refusals import CatalogError, PublishError, QualityGateFailed, RunDateRefused, WarehouseMissing
 from telco_mart.runtime import WAREHOUSE_POOL
 
 SETTINGS = Settings.from_env()
@@ -63,117 +64,88 @@ warehouse's own lock file. Operating notes: `docs/operations.md`. Reports: `data
     doc_md=DOC_MD,
 )
 def operator_daily() -> None:
+    # Context keys (logical_date, run_id) are TaskFlow parameters: Airflow passes each task
+    # the ones its function names. Refusals (@refuse_without_retry) fail the task at once.
+
     @task.short_circuit
-    def deliveries() -> dict | bool:
+    def deliveries(*, logical_date: datetime) -> dict | bool:
         """Skip the run when no feed has a file for the logical date (decided from the landing folder alone)."""
         from telco_mart.pipeline import run_delivery_check
 
-        return run_delivery_check(get_current_context()["logical_date"].date())
+        return run_delivery_check(logical_date.date())
 
     @task(pool=WAREHOUSE_POOL)
+    @refuse_without_retry(CatalogError, PublishError, WarehouseMissing)
     def campaign_catalog() -> dict:
         """Validate campaigns/catalog.yml and load it for dbt, and check the outbox is writable:
         a bad catalog or an unwritable outbox stops the run before anything runs."""
-        from telco_mart.campaigns.catalog import CatalogError
         from telco_mart.pipeline import run_load_catalog
-        from telco_mart.publish import PublishError
-        from telco_mart.warehouse import WarehouseMissing
 
-        return fail_without_retry(run_load_catalog, CatalogError, PublishError, WarehouseMissing)
+        return run_load_catalog()
 
     @task(pool=WAREHOUSE_POOL)
-    def ingest() -> dict:
+    @refuse_without_retry(WarehouseMissing, FileNotFoundError, RunDateRefused)
+    def ingest(*, logical_date: datetime, run_id: str) -> dict:
         """Load every landed file up to the logical date that the warehouse does not hold yet
         (the day's files, late files of earlier days, days that never ran)."""
-        from telco_mart.pipeline import RunDateRefused, run_ingest
-        from telco_mart.warehouse import WarehouseMissing
+        from telco_mart.pipeline import run_ingest
 
-        context = get_current_context()
-        return fail_without_retry(
-            lambda: run_ingest(context["logical_date"].date(), run_id=context["run_id"]),
-            WarehouseMissing,
-            FileNotFoundError,
-            RunDateRefused,
-        )
+        return run_ingest(logical_date.date(), run_id=run_id)
 
     @task(pool=WAREHOUSE_POOL)
-    def quality_gate_raw(ingested: dict) -> dict:
+    @refuse_without_retry(QualityGateFailed)
+    def quality_gate_raw(ingested: dict, *, logical_date: datetime, run_id: str) -> dict:
         """Validate the ingested delivery dates against expectations/raw; a `fail` stops the run here."""
-        from datetime import date
-
         from telco_mart.pipeline import run_raw_gate
-        from telco_mart.quality import QualityGateFailed
 
-        context = get_current_context()
-        return fail_without_retry(
-            lambda: run_raw_gate(
-                context["logical_date"].date(),
-                run_id=context["run_id"],
-                start=date.fromisoformat(ingested["batch_start_date"]),
-                end=date.fromisoformat(ingested["batch_end_date"]),
-            ),
-            QualityGateFailed,
+        return run_raw_gate(
+            logical_date.date(),
+            run_id=run_id,
+            start=date.fromisoformat(ingested["batch_start_date"]),
+            end=date.fromisoformat(ingested["batch_end_date"]),
         )
 
     @task(pool=WAREHOUSE_POOL)
-    def quality_gate_marts(ingested: dict) -> dict:
+    @refuse_without_retry(QualityGateFailed)
+    def quality_gate_marts(ingested: dict, *, logical_date: datetime, run_id: str) -> dict:
         """Validate the run date's slice of the public marts (expectations/marts); a `fail` publishes
         nothing. On a pass the batch's days are recorded as built (later days may publish)."""
-        from datetime import date
-
         from telco_mart.pipeline import run_marts_gate
-        from telco_mart.quality import QualityGateFailed
 
-        context = get_current_context()
-        return fail_without_retry(
-            lambda: run_marts_gate(
-                context["logical_date"].date(),
-                run_id=context["run_id"],
-                batch_start=date.fromisoformat(ingested["batch_start_date"]),
-            ),
-            QualityGateFailed,
+        return run_marts_gate(
+            logical_date.date(), run_id=run_id, batch_start=date.fromisoformat(ingested["batch_start_date"])
         )
 
     @task(pool=WAREHOUSE_POOL)
-    def quality_gate_publish() -> dict:
+    @refuse_without_retry(QualityGateFailed, PublishError)
+    def quality_gate_publish(*, logical_date: datetime, run_id: str) -> dict:
         """Check the day's lists (expectations/publish: opt-outs, caps...); a `fail` publishes nothing."""
         from telco_mart.pipeline import run_publish_gate
-        from telco_mart.publish import PublishError
-        from telco_mart.quality import QualityGateFailed
 
-        context = get_current_context()
-        return fail_without_retry(
-            lambda: run_publish_gate(context["logical_date"].date(), run_id=context["run_id"]),
-            QualityGateFailed,
-            PublishError,
-        )
+        return run_publish_gate(logical_date.date(), run_id=run_id)
 
     @task(pool=WAREHOUSE_POOL)
-    def publish() -> dict:
+    @refuse_without_retry(PublishError)
+    def publish(*, logical_date: datetime, run_id: str) -> dict:
         """Write the day's target lists to the outbox (atomic) and append them to contact history;
         a day already published is verified, never rewritten."""
         from telco_mart.pipeline import run_publish
-        from telco_mart.publish import PublishError
 
-        context = get_current_context()
-        return fail_without_retry(
-            lambda: run_publish(context["logical_date"].date(), run_id=context["run_id"]), PublishError
-        )
+        return run_publish(logical_date.date(), run_id=run_id)
 
     @task(pool=WAREHOUSE_POOL)
-    def summarise() -> dict:
+    def summarise(*, logical_date: datetime) -> dict:
         """Log row counts, file registry and quarantine totals for the operator on duty."""
         from telco_mart.pipeline import summarise_run
 
-        return summarise_run(get_current_context()["logical_date"].date())
+        return summarise_run(logical_date.date())
 
     @task(pool=WAREHOUSE_POOL)
-    def serve() -> dict:
+    def serve(*, logical_date: datetime, run_id: str) -> dict:
         """Swap in a fresh read-only copy of the public marts for BI tools: they never open the warehouse."""
         from telco_mart.serving import serve_snapshot
 
-        context = get_current_context()
-        return serve_snapshot(context["logical_date"].date(), run_id=context["run_id"])
+        return serve_snapshot(logical_date.date(), run_id=run_id)
 
     ingested = ingest()
     deliveries() >> campaign_catalog() >> ingested

@@ -93,6 +93,23 @@ def defects_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate_csv_landing(out, SMALL_SUBSCRIBERS, SMALL_START, SMALL_END, seed=11, defects=True)
 
 
+@pytest.fixture(scope="session")
+def defects_warehouse(defects_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The defects landing ingested up to its last day: what ingestion quarantined and
+    registered, which the ingestion tests read and the raw gate's tests judge."""
+    warehouse = tmp_path_factory.mktemp("defects") / "warehouse.duckdb"
+    ingest_landing(defects_landing, warehouse, SMALL_END)
+    return warehouse
+
+
+def writable_copy(warehouse: Path, folder: Path) -> Path:
+    """A copy of a session's shared warehouse that one test may write (a gate's results, the
+    ledger), so the shared one stays as built for every other test."""
+    copy = folder / "warehouse.duckdb"
+    shutil.copyfile(warehouse, copy)
+    return copy
+
+
 def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path))
 

@@ -1,6 +1,6 @@
 {#-
     True when the expression is a phone number in E.164 form: a plus, then 7 to 15 digits,
-    the first not zero. The publish gate checks the same pattern (telco_mart.quality.publish.E164).
+    the first not zero. The publish gate checks the same pattern (telco_mart.quality.publish_gate.E164).
 -#}
 {% macro is_e164(expression) -%}
     {{ return(adapter.dispatch('is_e164')(expression)) }}

@@ -374,7 +374,7 @@ def scaffold(
 ) -> int:
     """Write the raw suites' contract-derived expectations (hand-written ones are kept)."""
     from telco_mart.contract import load_contract
-    from telco_mart.quality.config import expectations_dir
+    from telco_mart.gate_settings import expectations_dir
     from telco_mart.quality.scaffold import scaffold as write_suites
 
     changed = write_suites(load_contract(), expectations_dir(), write=not check)
@@ -482,7 +482,7 @@ def targets(
     ] = None,
 ) -> int:
     """A published day's target lists: files, row counts, checksums verified against the manifest."""
-    from telco_mart.publish import PublishError, copy_day, verify_day
+    from telco_mart.campaigns.publish import PublishError, copy_day, verify_day
 
     outbox = outbox or settings().outbox_dir
     try:
@@ -535,9 +535,9 @@ Reason = Annotated[str, typer.Option("--reason", help="Why (recorded).")]
 
 def _operator_command(run: Any) -> int:
     """An operator command against the warehouse: a refusal is one line and exit 1, the record JSON."""
+    from telco_mart.campaigns.publish import PublishError
     from telco_mart.ingest import RetractError
     from telco_mart.ledger import LedgerError
-    from telco_mart.publish import PublishError
     from telco_mart.warehouse import WarehouseBusy, WarehouseMissing
 
     try:
@@ -644,7 +644,7 @@ def reissue(day: Annotated[date, date_option("The published day.", "--date")], b
     """Set a published day aside (its list to .superseded/, its contacts out of contact history,
     with who and why) so that its next run (`telco-mart run --date D`) decides it against every
     contact published since."""
-    from telco_mart.publish import reissue_day
+    from telco_mart.campaigns.publish import reissue_day
 
     return _operator_command(lambda: reissue_day(day, by, reason, settings()))
 

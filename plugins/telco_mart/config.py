@@ -1,5 +1,10 @@
 """Where things live and how hard DuckDB may work, read from the environment with documented defaults.
 
+The deployment's settings, one of three settings modules, each for one concern: this one (the
+``TELCO_MART_*`` variables below), :mod:`telco_mart.gate_settings` (the quality gate's thresholds,
+``expectations/gate.yml`` and an operator profile's ``gate:``) and
+:mod:`telco_mart.generate.settings` (the synthetic operator's mix and rates).
+
 Every path the pipeline touches comes from here so that a deployment moves the data
 directory with one variable, and tests point a whole run at a temporary folder. The values
 are read and checked by pydantic-settings: a bad value stops the command with one line that

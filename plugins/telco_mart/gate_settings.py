@@ -1,20 +1,38 @@
-"""The data-quality gate's settings: their names and types, what a gate document holds, and
-the one parser of it, for ``expectations/gate.yml`` (read by :mod:`telco_mart.quality.config`)
-and for an operator profile's ``gate:`` section alike.
+"""The data-quality gate's settings, in one module: their names and types, what a gate
+document holds, the one parser of it (for ``expectations/gate.yml`` and an operator profile's
+``gate:`` section alike), and where the suites and gate.yml live.
 
-Why outside the quality package, and importing no other telco_mart module: the operator
-profile checks its ``gate:`` section with this parser while it is read, and the quality
-package imports the profile. Inside that package, importing the parser would run the
-package's ``__init__`` (and so the gate, which imports the profile) from the middle of the
-profile module: an import circle, which the profile could only dodge with an import hidden
-in a function body. Nothing heavy is imported either, so reading a profile never loads the
-gate's pandas and Great Expectations.
+Suites say what is checked and how severe a failure is; the shared thresholds live in one
+YAML file so that tuning the quarantine rate or the volume band is a one-line change that a
+reviewer sees, not an edit of thirteen suites. gate.yml's values are tuned to the generated
+world. An operator whose data differs (another service mix, another segment balance) sets its
+own in the ``gate:`` section of its operator profile, which has gate.yml's shape and is laid
+over it (:meth:`GateConfig.overlaid`), so one operator's tuning never edits the defaults every
+other operator and the tests share.
+
+Why outside the quality package, and importing no telco_mart module but the deployment's
+:mod:`telco_mart.config`: the operator profile checks its ``gate:`` section with this parser
+while it is read, and the quality package imports the profile. Inside that package, importing
+the parser would run the package's ``__init__`` (and so the gate, which imports the profile)
+from the middle of the profile module: an import circle, which the profile could only dodge
+with an import hidden in a function body. (So :func:`load_gate_config` takes anything with a
+``gate`` section, :class:`GateSection`, not the profile's class.) Nothing heavy is imported
+either, so reading a profile never loads the gate's pandas and Great Expectations.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from telco_mart.config import REPO_ROOT
+
+#: The file of the shared thresholds, in :func:`expectations_dir`.
+GATE_CONFIG_FILE = "gate.yml"
 
 #: The sections of gate.yml, and of an operator profile's ``gate:``.
 GATE_SECTIONS = ("defaults", "feeds", "tables")
@@ -178,3 +196,28 @@ def parse_gate_config(data: Any, source: str, *, within: str = "", complete: boo
         for table, overrides in (data.get("tables") or {}).items()
     }
     return GateConfig(defaults=defaults, feeds=feeds, tables=tables)
+
+
+class GateSection(Protocol):
+    """What :func:`load_gate_config` reads of an operator profile: its ``gate:`` section."""
+
+    @property
+    def gate(self) -> GateConfig | None: ...
+
+
+def expectations_dir() -> Path:
+    """The folder of suites and gate.yml: ``$TELCO_MART_EXPECTATIONS_DIR`` or ``<repo>/expectations``."""
+    value = os.environ.get("TELCO_MART_EXPECTATIONS_DIR")
+    return Path(value).expanduser().resolve() if value else REPO_ROOT / "expectations"
+
+
+def load_gate_config(directory: Path | None = None, profile: GateSection | None = None) -> GateConfig:
+    """Read and check gate.yml, so that a typo fails the gate loudly instead of loosening it,
+    with the operator ``profile``'s ``gate:`` section laid over it (:meth:`GateConfig.overlaid`)."""
+    path = (directory or expectations_dir()) / GATE_CONFIG_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise QualityConfigError(f"{path} is missing: the gate's thresholds live there") from None
+    config = parse_gate_config(data, str(path), complete=True)
+    return config.overlaid(profile.gate) if profile is not None and profile.gate is not None else config

@@ -32,12 +32,14 @@ process's heap (about 1.3 s). So the group keeps the task count down and each ta
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+from airflow.sdk.exceptions import AirflowFailException
 from cosmos import (
     DbtTaskGroup,
     ExecutionConfig,
@@ -59,6 +61,9 @@ RELATIONSHIP_TESTS_TASK_ID = "relationship_tests"
 #: dbt's selector for the staging layer, built by one task before the model tasks.
 STAGING = "path:models/staging"
 STAGING_TASK_ID = "staging"
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def dbt_batch_from_ingest(ingest_task_id: str) -> dict[str, str]:
@@ -99,29 +104,32 @@ def dbt_task_group(
         "pre_execute": before_dbt,
         "post_execute": after_dbt,
     }
+    project_config = ProjectConfig(
+        dbt_project_path=project_dir,
+        manifest_path=manifest,
+        env_vars=env,
+        install_dbt_deps=False,  # no dbt packages: `dbt deps` would need the internet
+    )
+    execution_config = ExecutionConfig(
+        execution_mode=ExecutionMode.LOCAL,
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        # A model's task runs only the tests of that model; the tests that span models
+        # (relationships) are left to the task below.
+        test_indirect_selection=TestIndirectSelection.CAUTIOUS,
+    )
+    render_config = RenderConfig(
+        load_method=LoadMode.DBT_MANIFEST,
+        test_behavior=TestBehavior.BUILD,
+        should_detach_multiple_parents_tests=False,
+        emit_datasets=False,
+        exclude=[STAGING],
+    )
     group = DbtTaskGroup(
         group_id=group_id,
-        project_config=ProjectConfig(
-            dbt_project_path=project_dir,
-            manifest_path=manifest,
-            env_vars=env,
-            install_dbt_deps=False,  # no dbt packages: `dbt deps` would need the internet
-        ),
+        project_config=project_config,
         profile_config=profile_config,
-        execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL,
-            invocation_mode=InvocationMode.DBT_RUNNER,
-            # A model's task runs only the tests of that model; the tests that span models
-            # (relationships) are left to the task below.
-            test_indirect_selection=TestIndirectSelection.CAUTIOUS,
-        ),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=False,
-            emit_datasets=False,
-            exclude=[STAGING],
-        ),
+        execution_config=execution_config,
+        render_config=render_config,
         operator_args=dict(common_args),
         **kwargs,
     )
@@ -129,16 +137,18 @@ def dbt_task_group(
     first_models = list(group.get_roots())
     # The model tasks' partial-parse cache, so these tasks do not parse the project afresh.
     cache_dir = next((task.cache_dir for task in group.children.values() if getattr(task, "cache_dir", None)), None)
-    # What the two tasks that select across models (not one model each) have in common.
+    # The two tasks that select across models (not one model each) are Cosmos operators made
+    # by hand: they take the group's own configuration, read from the configs above, so a
+    # setting is stated once for the model tasks and these alike.
     selector_task_args: dict[str, Any] = {
-        "project_dir": str(project_dir),
+        "project_dir": str(project_config.dbt_project_path),
         "manifest_filepath": str(manifest),
         "profile_config": profile_config,
-        "invocation_mode": InvocationMode.DBT_RUNNER,
-        "install_deps": False,
-        "env": env,
+        "invocation_mode": execution_config.invocation_mode,
+        "install_deps": project_config.install_dbt_deps,
+        "env": project_config.env_vars,
         "cache_dir": cache_dir,
-        "emit_datasets": False,
+        "emit_datasets": render_config.emit_datasets,
         **common_args,
     }
     nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"]
@@ -149,7 +159,7 @@ def dbt_task_group(
             doc_md=staging_doc(nodes),
             select=STAGING,
             exclude=RELATIONSHIP_TESTS,
-            indirect_selection=TestIndirectSelection.CAUTIOUS.value,
+            indirect_selection=execution_config.test_indirect_selection.value,
             **selector_task_args,
         )
         relationship_tests = DbtTestLocalOperator(
@@ -231,16 +241,25 @@ def freeze_startup_heap(context: Any) -> None:
     gc.freeze()
 
 
-def fail_without_retry(run: Callable[[], dict], *refusals: type[Exception]) -> dict:
-    """Run a step whose refusal retrying cannot fix (a failed quality gate, an invalid catalog).
+def refuse_without_retry(*refusals: type[Exception]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Mark a task's function as a step whose ``refusals`` retrying cannot fix (a failed
+    quality gate, an invalid catalog): stack it under ``@task``.
 
     Such a refusal becomes ``AirflowFailException``: the task fails at once, with the
     refusal's message (feed or table, expectation, observed value, sample rows) in its log,
     instead of retrying over the same bad data. Any other error keeps the task's retries.
+    The wrapper keeps the function's signature (``functools.wraps``), so TaskFlow still passes
+    it the context keys it names (``logical_date``, ``run_id``) and the upstream results.
     """
-    from airflow.sdk.exceptions import AirflowFailException
 
-    try:
-        return run()
-    except refusals as refused:
-        raise AirflowFailException(str(refused)) from refused
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(function)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return function(*args, **kwargs)
+            except refusals as refused:
+                raise AirflowFailException(str(refused)) from refused
+
+        return run
+
+    return decorate

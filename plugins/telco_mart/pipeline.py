@@ -16,6 +16,7 @@ import duckdb
 from telco_mart.config import Settings
 from telco_mart.ingest import ingest
 from telco_mart.ledger import BUILT, MARTS_GATE_FAILED, RAW_GATE_FAILED, RAW_GATE_PASSED, days_between, mark_days
+from telco_mart.refusals import RunDateRefused
 from telco_mart.schema import SCHEMAS, ensure_raw_schema
 from telco_mart.warehouse import connect
 
@@ -27,10 +28,6 @@ log = logging.getLogger(__name__)
 
 class NothingDelivered(Exception):
     """No feed has a file for the run's delivery date: there is nothing to ingest, check or build."""
-
-
-class RunDateRefused(ValueError):
-    """A run date the pipeline must not run for (before the start date); retrying cannot help."""
 
 
 def require_run_date(run_date: date, settings: Settings) -> None:
@@ -243,8 +240,8 @@ def run_publish_gate(run_date: date, run_id: str | None = None, settings: Settin
     (published days are history): a failure then is logged as a warning that names the
     findings and the way to replace the lists (``telco-mart publish reissue``), not raised.
     """
+    from telco_mart.campaigns.publish import check_outbox_matches_warehouse
     from telco_mart.ledger import published_day
-    from telco_mart.publish import check_outbox_matches_warehouse
     from telco_mart.quality import QualityGateFailed, run_publish_gate_on
 
     def judge(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> GateOutcome | dict[str, Any]:
@@ -290,7 +287,7 @@ def run_load_catalog(settings: Settings | None = None) -> dict[str, Any]:
     """Validate the campaign catalog and load it for dbt; a bad catalog, or an outbox the
     lists could not be written to, stops the run first (before any dbt work)."""
     from telco_mart.campaigns.catalog import describe, load_catalog, store_catalog
-    from telco_mart.publish import check_outbox_writable
+    from telco_mart.campaigns.publish import check_outbox_writable
 
     settings = settings or Settings.from_env()
     catalog = load_catalog(settings.campaign_catalog, settings.dbt_project_dir)
@@ -303,7 +300,7 @@ def run_load_catalog(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def run_publish(run_date: date, run_id: str | None = None, settings: Settings | None = None) -> dict[str, Any]:
-    """Publish the day's target lists to the outbox (see telco_mart.publish)."""
-    from telco_mart.publish import publish_day
+    """Publish the day's target lists to the outbox (see telco_mart.campaigns.publish)."""
+    from telco_mart.campaigns.publish import publish_day
 
     return publish_day(run_date, run_id=run_id, settings=settings)

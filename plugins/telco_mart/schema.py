@@ -17,10 +17,10 @@ from __future__ import annotations
 import duckdb
 
 from telco_mart.campaigns.catalog import ensure_catalog_tables
+from telco_mart.campaigns.publish import ensure_published_contacts_table
 from telco_mart.config import Settings
 from telco_mart.contract import Contract, Feed, load_contract
 from telco_mart.ledger import ensure_identity, ensure_ledger_tables
-from telco_mart.publish import ensure_published_contacts_table
 from telco_mart.warehouse import LINEAGE_COLUMNS, connect
 
 SCHEMAS = ("raw", "staging", "intermediate", "marts")

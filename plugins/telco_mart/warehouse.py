@@ -33,6 +33,7 @@ from pathlib import Path
 import duckdb
 
 from telco_mart.config import Settings
+from telco_mart.refusals import WarehouseMissing
 
 #: Lineage columns ingestion adds to every raw row, so any warehouse row leads back to a
 #: line of a landed file.
@@ -43,10 +44,6 @@ LINEAGE_COLUMNS: dict[str, str] = {
     "_load_id": "varchar",
     "_loaded_at": "timestamp",
 }
-
-
-class WarehouseMissing(FileNotFoundError):
-    """The warehouse file does not exist and nobody asked to create one."""
 
 
 class WarehouseBusy(RuntimeError):

@@ -71,7 +71,7 @@ def test_every_line_in_the_base_has_each_day_with_zero_usage(warehouse: Path) ->
 
 
 def test_the_month_adds_up_the_plan_fees_of_those_days(warehouse: Path) -> None:
-    from telco_mart.generate.catalog import PLANS
+    from telco_mart.generate.products import PLANS
 
     fee_per_day = {plan.plan_id: plan.monthly_fee / 31 for plan in PLANS}  # January
     with duckdb.connect(str(warehouse), read_only=True) as con:

@@ -34,7 +34,7 @@ from telco_mart.campaigns.catalog import (
     Rule,
     store_catalog,
 )
-from telco_mart.publish import publish_day
+from telco_mart.campaigns.publish import publish_day
 from telco_mart.schema import ensure_raw_schema
 from tests.conftest import REPO_ROOT, InProcessDbt, run_dbt
 
@@ -522,7 +522,7 @@ def test_the_policy_holds_across_every_published_day_through_late_files_reruns_a
     are history: nothing changes); a late opt-out file for the first day lands after the
     fourth; the second day is reissued after later days were published, and a fifth decided.
     Every property is checked over every published day of the outbox together."""
-    from telco_mart.publish import reissue_day
+    from telco_mart.campaigns.publish import reissue_day
 
     work = tmp_path_factory.mktemp("policy_days")
     warehouse = work / "warehouse.duckdb"

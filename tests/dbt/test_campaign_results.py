@@ -14,11 +14,11 @@ import datetime as dt
 import duckdb
 import pytest
 
+from telco_mart.campaigns.publish import publish_day
 from telco_mart.config import Settings
 from telco_mart.generate.responses import BASELINE_TAKE_UP, PLANTED_EFFECTS, Send, simulate_responses
 from telco_mart.ingest import ingest
 from telco_mart.pipeline import run_load_catalog, run_publish_gate
-from telco_mart.publish import publish_day
 from telco_mart.schema import init_warehouse
 from tests.conftest import REPO_ROOT, ingest_landing, run_dbt
 

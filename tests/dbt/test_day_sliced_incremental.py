@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import REPO_ROOT, SMALL_END, SMALL_START, run_dbt
+from tests.conftest import REPO_ROOT, SMALL_END, SMALL_START, run_dbt, writable_copy
 
 MODEL = "int_usage_events_aggregated_to_subscriber_days"
 TABLE = f"intermediate.{MODEL}"
@@ -27,9 +27,7 @@ ONE_STATEMENT = 10_000  # days per statement: any history of this test in one
 
 @pytest.fixture
 def warehouse(built_warehouse: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "warehouse.duckdb"
-    copy.write_bytes(built_warehouse.read_bytes())
-    return copy
+    return writable_copy(built_warehouse, tmp_path)
 
 
 def rows(warehouse: Path, table: str = TABLE) -> list[tuple]:

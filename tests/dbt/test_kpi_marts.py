@@ -92,12 +92,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltKpis]:
 
 
 @pytest.fixture
-def con(built: BuiltKpis) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect(str(built.warehouse), read_only=True)
-    try:
-        yield connection
-    finally:
-        connection.close()
+def built_path(built: BuiltKpis) -> Path:
+    return built.warehouse
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -259,7 +255,7 @@ def test_churn_by_plan_recomputes_from_crm_versions(con: duckdb.DuckDBPyConnecti
     """Each month's opening base and churners per plan, payment type and commitment, recomputed
     from the CRM versions as they stood at the end of the previous month (the plan a
     subscriber left the month on, even if it changed since) and the generator's catalogue."""
-    from telco_mart.generate.catalog import PLANS
+    from telco_mart.generate.products import PLANS
 
     terms = {p.plan_id: f"{p.plan_term_months}_months" if p.plan_term_months else "no_commitment" for p in PLANS}
     versions: dict[str, list[tuple[date, str, str]]] = defaultdict(list)

@@ -9,19 +9,8 @@ reach models that should not know it exists.
 
 from __future__ import annotations
 
-import json
-
-import pytest
-
-from tests.conftest import REPO_ROOT
-
 #: The layers, lowest first: a model may ref a model of its own layer or of a lower one.
 LAYERS = ("staging", "utilities", "intermediate", "marts")
-
-
-@pytest.fixture(scope="module")
-def manifest() -> dict:
-    return json.loads((REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
 
 
 def layer(node: dict) -> str:

@@ -6,19 +6,11 @@ really read: the Superset dashboards in bi/assets/ and the served copy's tables.
 
 from __future__ import annotations
 
-import json
-
-import pytest
 import yaml
 
 from telco_mart import bi
 from telco_mart.config import SERVING_EXCLUDE
 from tests.conftest import REPO_ROOT
-
-
-@pytest.fixture(scope="module")
-def manifest() -> dict:
-    return json.loads((REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
 
 
 def mart_models(manifest: dict) -> dict[str, dict]:

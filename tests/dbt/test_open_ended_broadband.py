@@ -23,7 +23,7 @@ import pytest
 from telco_mart.campaigns.catalog import load_catalog, store_catalog
 from telco_mart.quality import QualityGateFailed, run_raw_gate_on
 from tests.conftest import ingest_landing, run_dbt
-from tests.plugins.test_ingest import write_feed
+from tests.plugins.ingest.feeds import write_feed
 
 pytestmark = pytest.mark.dbt
 
@@ -100,12 +100,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict
 
 
 @pytest.fixture
-def con(world: tuple[Path, dict[str, str], list]) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect(str(world[0]), read_only=True)
-    try:
-        yield connection
-    finally:
-        connection.close()
+def built_path(world: tuple[Path, dict[str, str], list]) -> Path:
+    return world[0]
 
 
 def test_open_ended_contracts_load_and_pass_the_raw_gate(world, con: duckdb.DuckDBPyConnection) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -88,12 +87,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 
 @pytest.fixture
-def con(built: Built) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect(str(built.warehouse), read_only=True)
-    try:
-        yield connection
-    finally:
-        connection.close()
+def built_path(built: Built) -> Path:
+    return built.warehouse
 
 
 def _segments_against_truth(con: duckdb.DuckDBPyConnection, truth: Path) -> duckdb.DuckDBPyRelation:

@@ -20,11 +20,9 @@ EVENT_MODELS = {
 }
 
 
-@pytest.fixture(scope="module")
-def con(built_warehouse: Path):
-    connection = duckdb.connect(str(built_warehouse), read_only=True)
-    yield connection
-    connection.close()
+@pytest.fixture
+def built_path(built_warehouse: Path) -> Path:
+    return built_warehouse
 
 
 def test_warehouse_schemas_are_exactly_the_four_layers(con) -> None:

@@ -130,12 +130,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltMarts]:
 
 
 @pytest.fixture
-def con(built: BuiltMarts) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect(str(built.warehouse), read_only=True)
-    try:
-        yield connection
-    finally:
-        connection.close()
+def built_path(built: BuiltMarts) -> Path:
+    return built.warehouse
 
 
 def test_segments_recover_the_planted_groups(built: BuiltMarts, con: duckdb.DuckDBPyConnection) -> None:

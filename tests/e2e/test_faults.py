@@ -253,7 +253,7 @@ def test_interleaved_runs_cannot_publish_decisions_that_missed_a_publish(landing
         pipeline.run_publish_gate(day, f"interleaved-{day}", s)
     pipeline.run_publish(D4, f"interleaved-{D4}", s)
 
-    from telco_mart.publish import PublishError
+    from telco_mart.campaigns.publish import PublishError
 
     with pytest.raises(PublishError, match=f"{D4} was published after this run's publish gate passed"):
         pipeline.run_publish(D5, f"interleaved-{D5}", s)

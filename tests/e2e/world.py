@@ -87,7 +87,7 @@ class World:
         """catalog -> ingest -> raw gate -> dbt build of the batch -> marts gate -> publish gate
         -> publish, stopping where the DAG would stop (a refusal is returned, not raised)."""
         from telco_mart.campaigns.catalog import CatalogError
-        from telco_mart.publish import PublishError
+        from telco_mart.campaigns.publish import PublishError
         from telco_mart.quality import QualityGateFailed
 
         run_id = run_id or f"world__{day.isoformat()}__{dt.datetime.now(dt.UTC):%H%M%S%f}"

@@ -95,7 +95,7 @@ def test_a_failed_rollback_never_hides_the_error_that_caused_it() -> None:
 
 
 def test_a_publish_sweeps_the_staging_folders_a_killed_publish_left(tmp_path: Path) -> None:
-    from telco_mart.publish import sweep_leftovers
+    from telco_mart.campaigns.publish import sweep_leftovers
 
     outbox = tmp_path / "outbox"
     (outbox / "2026-06-29").mkdir(parents=True)

@@ -1,1 +1,2 @@
-"""Campaigns: the catalog marketing owns, and publishing the daily target lists."""
+"""Campaigns: the catalog marketing owns (:mod:`.catalog`) and the daily publish of the target
+lists to the outbox (:mod:`.publish`)."""

@@ -39,6 +39,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from telco_mart.config import Settings
+from telco_mart.refusals import CatalogError
 from telco_mart.warehouse import transaction
 
 Kind = Literal["sales", "service"]
@@ -68,10 +69,6 @@ AUDIENCE_YML = Path("models/marts/campaigns/campaign_audience_daily.yml")
 #: Audience columns that identify a row rather than describe the subscriber.
 AUDIENCE_KEYS = ("subscriber_id", "decision_date")
 PRODUCT_PREFIX = "holds_"
-
-
-class CatalogError(ValueError):
-    """The catalog is not valid; the message names every bad entry and field."""
 
 
 @dataclass(frozen=True)

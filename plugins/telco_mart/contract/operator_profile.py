@@ -105,7 +105,7 @@ class OperatorProfile:
     description: str
     feeds: dict[str, FeedDialect]
     #: The profile's ``gate:`` section: gate settings laid over expectations/gate.yml for this
-    #: operator (telco_mart.quality.config.load_gate_config); None when it sets none.
+    #: operator (telco_mart.gate_settings.load_gate_config); None when it sets none.
     gate: GateConfig | None = None
 
     def feed(self, name: str) -> FeedDialect:

@@ -14,7 +14,22 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from telco_mart.generate.catalog import (
+from telco_mart.generate.common import (
+    DAYS_PER_MONTH,
+    dates,
+    fixed_ids,
+    labels,
+    pick,
+    pick_rows,
+    rng_for,
+    seconds_in_day,
+    timestamps,
+    to_date,
+)
+from telco_mart.generate.lifecycle import ALL_CHANNELS, OptOutState, nps_scores
+from telco_mart.generate.network import Network
+from telco_mart.generate.population import Behaviour, Population, group_values
+from telco_mart.generate.products import (
     BUNDLE_SHARE,
     CALL_TYPE_WEIGHTS,
     CALL_TYPES,
@@ -39,21 +54,6 @@ from telco_mart.generate.catalog import (
     VOICE_RATE_PER_MIN,
     WEEKDAY_FACTOR,
 )
-from telco_mart.generate.common import (
-    DAYS_PER_MONTH,
-    dates,
-    fixed_ids,
-    labels,
-    pick,
-    pick_rows,
-    rng_for,
-    seconds_in_day,
-    timestamps,
-    to_date,
-)
-from telco_mart.generate.lifecycle import ALL_CHANNELS, OptOutState, nps_scores
-from telco_mart.generate.network import Network
-from telco_mart.generate.population import Behaviour, Population, group_values
 from telco_mart.generate.settings import GeneratorSettings
 
 CAMPAIGN_KINDS = ("sales", "service")

@@ -23,7 +23,6 @@ from telco_mart.generate.activity import (
     recharge_rows,
     usage_blocks,
 )
-from telco_mart.generate.catalog import plans_table
 from telco_mart.generate.common import day_number, to_date
 from telco_mart.generate.defects import MIN_DAYS, PlantedDefect, defects_json, plant_defects
 from telco_mart.generate.dynamics import steady_state
@@ -39,6 +38,7 @@ from telco_mart.generate.lifecycle import (
 )
 from telco_mart.generate.network import Network, build_network, cell_rows, kpi_rows
 from telco_mart.generate.population import Population, build_population
+from telco_mart.generate.products import plans_table
 from telco_mart.generate.settings import DEFAULT_SETTINGS, GeneratorSettings
 from telco_mart.generate.truth import (
     TRUTH_DIR,

@@ -15,7 +15,24 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from telco_mart.generate.catalog import (
+from telco_mart.generate.common import (
+    DAYS_PER_MONTH,
+    NEVER,
+    SECONDS_PER_DAY,
+    dates,
+    fixed_ids,
+    labels,
+    pick,
+    pick_rows,
+    rng_for,
+    seconds_in_day,
+    timestamps,
+    uniform_days,
+)
+from telco_mart.generate.dynamics import HIGH_VALUE
+from telco_mart.generate.network import Network
+from telco_mart.generate.population import GENDERS, Population, group_values
+from telco_mart.generate.products import (
     BROADBAND_FEES,
     BROADBAND_OUTCOMES,
     BROADBAND_SPEED_WEIGHTS,
@@ -41,23 +58,6 @@ from telco_mart.generate.catalog import (
     VAS_FIXED_TERM_DAYS,
     VAS_SERVICES,
 )
-from telco_mart.generate.common import (
-    DAYS_PER_MONTH,
-    NEVER,
-    SECONDS_PER_DAY,
-    dates,
-    fixed_ids,
-    labels,
-    pick,
-    pick_rows,
-    rng_for,
-    seconds_in_day,
-    timestamps,
-    uniform_days,
-)
-from telco_mart.generate.dynamics import HIGH_VALUE
-from telco_mart.generate.network import Network
-from telco_mart.generate.population import GENDERS, Population, group_values
 from telco_mart.generate.settings import GeneratorSettings
 
 HOUR = 3600

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from telco_mart.generate.catalog import REGION_NAMES, REGIONS, TECHNOLOGIES, TECHNOLOGY_WEIGHTS
 from telco_mart.generate.common import (
     DAYS_PER_MONTH,
     NEVER,
@@ -25,6 +24,7 @@ from telco_mart.generate.common import (
     timestamps,
     uniform_days,
 )
+from telco_mart.generate.products import REGION_NAMES, REGIONS, TECHNOLOGIES, TECHNOLOGY_WEIGHTS
 from telco_mart.generate.settings import GeneratorSettings
 
 CELLS_PER_SITE = 3

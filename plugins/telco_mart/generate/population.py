@@ -15,24 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from telco_mart.generate.catalog import (
-    BUNDLE_SHARE,
-    CALL_TYPE_WEIGHTS,
-    DATA_RATE_PER_MB,
-    ELDERLY_PLAN,
-    FAMILY_PLANS,
-    FIRST_NAMES,
-    HOURS_BUSINESS,
-    LAST_NAMES,
-    NIGHT_DATA_FACTOR,
-    PLAN_CATEGORY,
-    PLAN_FEES,
-    PLAN_INDEX,
-    REGIONS,
-    SMS_RATE,
-    VOICE_RATE_PER_MIN,
-    plan_weight_table,
-)
 from telco_mart.generate.common import (
     DAYS_PER_MONTH,
     NEVER,
@@ -55,6 +37,24 @@ from telco_mart.generate.dynamics import (
     steady_state,
 )
 from telco_mart.generate.network import Network
+from telco_mart.generate.products import (
+    BUNDLE_SHARE,
+    CALL_TYPE_WEIGHTS,
+    DATA_RATE_PER_MB,
+    ELDERLY_PLAN,
+    FAMILY_PLANS,
+    FIRST_NAMES,
+    HOURS_BUSINESS,
+    LAST_NAMES,
+    NIGHT_DATA_FACTOR,
+    PLAN_CATEGORY,
+    PLAN_FEES,
+    PLAN_INDEX,
+    REGIONS,
+    SMS_RATE,
+    VOICE_RATE_PER_MIN,
+    plan_weight_table,
+)
 from telco_mart.generate.settings import GROUP_PROFILES, GROUPS, GeneratorSettings
 
 #: Churn dates are drawn up to this many days past the window, so the window ends with

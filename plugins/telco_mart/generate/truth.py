@@ -15,11 +15,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from telco_mart.generate.catalog import REGION_NAMES
 from telco_mart.generate.common import dates, labels
 from telco_mart.generate.lifecycle import PAYMENT_TYPES
 from telco_mart.generate.network import Network
 from telco_mart.generate.population import AGE_BANDS, Population
+from telco_mart.generate.products import REGION_NAMES
 from telco_mart.generate.settings import GROUPS
 
 TRUTH_DIR = "_truth"

@@ -13,7 +13,7 @@ Stages:
   :mod:`telco_mart.quality.marts`): rates in [0, 1], segment shares, KPI reconciliation.
   ``publish`` (:func:`run_publish_gate_on`) runs after the marts gate and before the publish
   task writes the outbox (suites in ``expectations/publish/``, metrics in
-  :mod:`telco_mart.quality.publish`): no opted-out or do-not-disturb target, no duplicate
+  :mod:`telco_mart.quality.publish_gate`): no opted-out or do-not-disturb target, no duplicate
   contact, one sales contact a day, caps respected, contact numbers usable, control share
   within tolerance of the holdout, list size against its history. The publish task runs only
   after that gate passes, so a ``fail`` publishes nothing for the date and leaves earlier
@@ -45,33 +45,24 @@ import duckdb
 
 from telco_mart.contract import Contract, load_contract
 from telco_mart.contract.operator_profile import OperatorProfile, load_profile
-from telco_mart.gate_settings import GateConfig, QualityConfigError
-from telco_mart.quality.config import expectations_dir, load_gate_config
+from telco_mart.gate_settings import GateConfig, QualityConfigError, expectations_dir, load_gate_config
 from telco_mart.quality.gx_runner import GxRunner
 from telco_mart.quality.marts import METRICS as MARTS_METRICS
 from telco_mart.quality.outputs import Metric, check_output_suite, table_columns, validate_output
-from telco_mart.quality.publish import METRICS as PUBLISH_METRICS
-from telco_mart.quality.publish import prepare_publish_inputs
+from telco_mart.quality.publish_gate import METRICS as PUBLISH_METRICS
+from telco_mart.quality.publish_gate import prepare_publish_inputs
 from telco_mart.quality.raw import STAGE as RAW_STAGE
 from telco_mart.quality.raw import check_suite, profile_exemptions, validate_feed
 from telco_mart.quality.report import render_report, write_report
 from telco_mart.quality.results import Finding, store_findings
 from telco_mart.quality.suites import GateSuite, load_stage
+from telco_mart.refusals import QualityGateFailed
 
 log = logging.getLogger(__name__)
 
 #: Failures listed in the exception message, and offending rows shown per failure.
 MESSAGE_FAILURES = 10
 MESSAGE_ROWS = 3
-
-
-class QualityGateFailed(RuntimeError):
-    """An expectation of severity ``fail`` did not hold: nothing downstream may run for the dates."""
-
-    def __init__(self, message: str, findings: list[Finding], report: Path) -> None:
-        super().__init__(message)
-        self.findings = findings
-        self.report = report
 
 
 @dataclass(frozen=True)

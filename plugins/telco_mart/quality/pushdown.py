@@ -12,7 +12,7 @@ Validating a day of usage (10 million rows) as a pandas DataFrame in Great Expec
 
 The translation covers the expectation types below and nothing else, and refuses ``mostly``
 (a tolerated share belongs in a day metric such as ``null_share__<column>``, where the share
-is computed over the whole day). ``tests/plugins/test_quality_pushdown.py`` holds each
+is computed over the whole day). ``tests/plugins/quality/test_pushdown.py`` holds each
 predicate to GX's own verdict on generated frames.
 
 Schema expectations (columns, types) need no rows: GX checks them on the frame's schema.

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.plugins.test_ingest import CELL, PLAN, SUBSCRIBER, write_feed
+from tests.plugins.ingest.feeds import CELL, PLAN, SUBSCRIBER, write_feed
 
 
 @pytest.fixture

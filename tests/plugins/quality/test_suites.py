@@ -10,8 +10,7 @@ import pytest
 import yaml
 
 from telco_mart.contract import load_contract
-from telco_mart.gate_settings import QualityConfigError
-from telco_mart.quality.config import expectations_dir, load_gate_config
+from telco_mart.gate_settings import QualityConfigError, expectations_dir, load_gate_config
 from telco_mart.quality.gate import load_raw_suites
 from telco_mart.quality.scaffold import scaffold
 

@@ -1,4 +1,5 @@
-"""The operator's fixed world: tariff plans, regions, prices, campaigns, name lists.
+"""The operator's fixed world: its products (tariff plans and their prices, usage rates),
+regions, the campaigns it ran before the warehouse, name lists.
 
 These do not depend on the seed: a plan or a region keeps its id from one generated data
 set to the next, so dashboards and tests can name them.

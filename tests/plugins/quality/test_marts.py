@@ -16,12 +16,12 @@ import pytest
 import yaml
 
 from telco_mart.contract.operator_profile import OperatorProfile, load_profile
-from telco_mart.gate_settings import QualityConfigError
+from telco_mart.gate_settings import QualityConfigError, expectations_dir
 from telco_mart.quality import QualityGateFailed, run_marts_gate_on, run_raw_gate_on
-from telco_mart.quality.config import expectations_dir
 from telco_mart.quality.gate import GateOutcome, load_output_suites, report_path
 from telco_mart.quality.results import Finding
-from tests.conftest import REPO_ROOT, SMALL_END, run_dbt
+from tests.conftest import REPO_ROOT, SMALL_END, run_dbt, writable_copy
+from tests.plugins.quality.findings import not_passed, query
 
 PUBLIC_MART_FOLDERS = ("core", "subscribers", "network", "churn", "cross_sell")
 KPI_TABLES = {
@@ -51,21 +51,9 @@ def run_gate(
         con.close()
 
 
-def not_passed(findings: list[Finding]) -> list[str]:
-    return [f"{f.suite} {f.expectation} [{f.severity}]: {f.observed_value}" for f in findings if not f.success]
-
-
-def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(sql, params or []).fetchall()
-
-
 @pytest.fixture
 def warehouse(built_warehouse: Path, tmp_path: Path) -> Path:
-    """A writable copy of the built warehouse."""
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(built_warehouse, copy)
-    return copy
+    return writable_copy(built_warehouse, tmp_path)
 
 
 #: The four customer groups, whose shares of the base the segment mart's suite bands.

@@ -22,14 +22,13 @@ import pytest
 import yaml
 
 from telco_mart.config import Settings
-from telco_mart.gate_settings import QualityConfigError
+from telco_mart.gate_settings import QualityConfigError, expectations_dir
 from telco_mart.pipeline import run_publish_gate
 from telco_mart.quality import QualityGateFailed, run_publish_gate_on
-from telco_mart.quality.config import expectations_dir
 from telco_mart.quality.gate import GateOutcome, load_output_suites, report_path
-from telco_mart.quality.publish import PACING_REASONS
-from tests.conftest import SMALL_END
-from tests.plugins.test_quality_marts import not_passed, query
+from telco_mart.quality.publish_gate import PACING_REASONS
+from tests.conftest import SMALL_END, writable_copy
+from tests.plugins.quality.findings import not_passed, query
 
 TARGETS = "publish.campaign_targets_daily"
 DECISIONS = "publish.campaign_decisions_daily"
@@ -41,10 +40,7 @@ def between(metric: str) -> str:
 
 @pytest.fixture
 def warehouse(campaign_warehouse: Path, tmp_path: Path) -> Path:
-    """A writable copy of the campaign warehouse."""
-    copy = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(campaign_warehouse, copy)
-    return copy
+    return writable_copy(campaign_warehouse, tmp_path)
 
 
 def gate_settings(tmp_path: Path, tables: dict[str, dict[str, float | int]]) -> Path:

@@ -22,9 +22,9 @@ import pytest
 import yaml
 
 from telco_mart.contract.operator_profile import OperatorProfile, ProfileError, load_profile
+from telco_mart.gate_settings import load_gate_config
 from telco_mart.ingest import ingest
 from telco_mart.quality import QualityConfigError, QualityGateFailed, run_raw_gate_on
-from telco_mart.quality.config import load_gate_config
 from telco_mart.quality.results import Finding
 from tests.conftest import SMALL_END, SMALL_START
 

@@ -58,13 +58,6 @@ def clean_warehouse(small_landing: Path, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture(scope="module")
-def defects_warehouse(defects_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    warehouse = tmp_path_factory.mktemp("quality_defects") / "warehouse.duckdb"
-    ingest_landing(defects_landing, warehouse, SMALL_END)
-    return warehouse
-
-
-@pytest.fixture(scope="module")
 def defect_findings(defects_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[dt.date, object]:
     """The gate run on each defect day, in the order the DAG would run them."""
     data_dir = tmp_path_factory.mktemp("quality_defects_data")

@@ -15,8 +15,7 @@ import pytest
 
 from telco_mart.contract import load_contract
 from telco_mart.contract.operator_profile import OperatorProfile, ProfileError
-from tests.plugins.test_ingest import CELL, EVENT, write_feed
-from tests.plugins.test_ingest_dialects import outcome, profile_file, quarantined, registry_row, run
+from tests.plugins.ingest.feeds import CELL, EVENT, outcome, profile_file, quarantined, registry_row, run, write_feed
 
 CONTRACT = load_contract()
 NETWORK_KEY = ["mcc", "mnc", "area_code", "cell_identity", "technology"]

@@ -15,7 +15,7 @@ from telco_mart.cli import main
 from telco_mart.contract.operator_profile import load_profile
 from telco_mart.ingest import ingest
 from telco_mart.ingest.dry_run import dry_run
-from tests.plugins.test_ingest import CELL, DAY, EVENT, PLAN, SUBSCRIBER, write_feed
+from tests.plugins.ingest.feeds import CELL, DAY, EVENT, PLAN, SUBSCRIBER, write_feed
 
 NEXT = DAY + timedelta(days=1)
 

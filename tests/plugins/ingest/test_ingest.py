@@ -5,91 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from telco_mart.contract import load_contract
-from telco_mart.ingest import ingest
 from telco_mart.ingest.reader import _physical_lines
-
-DAY = date(2026, 3, 1)
-CONTRACT = load_contract()
-
-PLAN = {
-    "plan_id": "P1",
-    "plan_name": "Basic",
-    "payment_type": "prepaid",
-    "plan_category": "basic",
-    "monthly_fee": "10",
-    "data_allowance_mb": "1000",
-    "voice_allowance_min": "100",
-    "sms_allowance": "50",
-    "is_family_plan": "false",
-    "plan_term_months": "",
-}
-SUBSCRIBER = {
-    "subscriber_id": "S1",
-    "msisdn": "+254700000001",
-    "account_id": "A1",
-    "household_id": "H1",
-    "full_name": "Amina",
-    "id_number": "X1",
-    "birth_date": "1990-02-03",
-    "gender": "F",
-    "region": "north",
-    "plan_id": "P1",
-    "payment_type": "prepaid",
-    "activation_date": "2020-01-01",
-    "status": "active",
-    "status_date": "2020-01-01",
-    "port_out_requested_at": "",
-    "contact_number_valid": "true",
-    "updated_at": "2026-03-01 00:00:00",
-}
-CELL = {
-    "cell_id": "C1",
-    "site_id": "SITE1",
-    "region": "north",
-    "technology": "4G",
-    "latitude": "-1.2",
-    "longitude": "36.8",
-    "population_covered": "",
-    "updated_at": "2026-03-01 00:00:00",
-}
-EVENT = {
-    "event_id": "E1",
-    "subscriber_id": "S1",
-    "event_ts": "2026-03-01 10:00:00",
-    "event_type": "voice",
-    "call_type": "on_net",
-    "duration_sec": "60",
-    "data_mb": "",
-    "cell_id": "C1",
-    "charged_amount": "1.5",
-}
-
-
-def write_feed(
-    landing: Path,
-    feed: str,
-    rows: list[dict[str, str]],
-    *,
-    day: date = DAY,
-    name: str | None = None,
-    columns: list[str] | None = None,
-    tail: str = "",
-) -> Path:
-    columns = columns or CONTRACT.feed(feed).column_names
-    folder = landing / feed / day.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (name or f"{feed}_{day.isoformat()}.csv")
-    lines = [",".join(columns)] + [",".join(row.get(c, "") for c in columns) for row in rows]
-    path.write_text("\n".join(lines) + "\n" + tail, encoding="utf-8")
-    return path
+from tests.plugins.ingest.feeds import CONTRACT, DAY, EVENT, run, write_feed
 
 
 def quarantine(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, str]]:
@@ -103,10 +26,6 @@ def registry(con: duckdb.DuckDBPyConnection) -> list[tuple]:
         "select source_file, status, rows_read, rows_loaded, rows_quarantined, rows_rejected "
         "from raw.file_registry order by registered_at, source_file"
     ).fetchall()
-
-
-def run(con: duckdb.DuckDBPyConnection, landing: Path, day: date = DAY):
-    return ingest(con, landing, day, progress=lambda _: None)
 
 
 def test_each_bad_value_is_quarantined_with_its_reason_and_line(con, landing):
@@ -320,13 +239,13 @@ def test_every_file_up_to_the_run_date_is_read_once_whenever_it_lands(con, landi
     later, last = date(2026, 3, 2), date(2026, 3, 3)
     write_feed(landing, "usage_events", [{**EVENT, "event_id": "E2"}], day=later)
     write_feed(landing, "usage_events", [{**EVENT, "event_id": "E3"}], day=last)
-    first = run(con, landing, later)
+    first = run(con, landing, day=later)
     assert first.dates == [DAY, later]  # the file of Mar 3 is not the run's to read yet
     assert [o.delivery_date for o in first.outcomes if o.feed == "usage_events"] == [later]
 
     # a file for Mar 1 lands late, Mar 3 runs: both read, the late one named, the batch from Mar 1
     write_feed(landing, "usage_events", [{**EVENT, "event_id": "E4"}], name="usage_events_late.csv")
-    second = run(con, landing, last)
+    second = run(con, landing, day=last)
     assert sorted((o.source_file, o.status) for o in second.outcomes if o.status != "skipped") == [
         ("usage_events/2026-03-01/usage_events_late.csv", "loaded"),
         ("usage_events/2026-03-03/usage_events_2026-03-03.csv", "loaded"),
@@ -344,10 +263,10 @@ def test_a_date_stays_queued_for_rebuild_until_a_build_passes(con, landing):
     write_feed(landing, "usage_events", [EVENT])
     run(con, landing)
     assert pending_rebuilds(con) == [DAY]
-    again = run(con, landing, date(2026, 3, 4))  # nothing new: the queued date is still in the batch
+    again = run(con, landing, day=date(2026, 3, 4))  # nothing new: the queued date is still in the batch
     assert again.totals()["files_loaded"] == 0 and again.summary()["batch_start_date"] == DAY.isoformat()
     clear_pending_rebuilds(con, [DAY])  # what the marts gate does once the build passed
-    assert run(con, landing, date(2026, 3, 4)).summary()["batch_start_date"] == "2026-03-04"
+    assert run(con, landing, day=date(2026, 3, 4)).summary()["batch_start_date"] == "2026-03-04"
 
 
 def test_physical_lines_skip_rejected_lines():

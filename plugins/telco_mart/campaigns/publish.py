@@ -55,6 +55,7 @@ from telco_mart.ledger import (
     supersede_published_day,
     warehouse_id,
 )
+from telco_mart.refusals import PublishError
 from telco_mart.warehouse import connect, fetch_one, transaction
 
 log = logging.getLogger(__name__)
@@ -89,10 +90,6 @@ create table if not exists raw.published_contacts (
     published_at timestamp not null
 )
 """
-
-
-class PublishError(RuntimeError):
-    """The day cannot be published as decided; nothing was changed in the outbox."""
 
 
 @dataclass(frozen=True)

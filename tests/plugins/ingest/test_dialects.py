@@ -8,12 +8,21 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
-import yaml
 
 from telco_mart.contract import load_contract
-from telco_mart.contract.operator_profile import OperatorProfile, load_profile
-from telco_mart.ingest import ingest
-from tests.plugins.test_ingest import CELL, DAY, EVENT, PLAN, SUBSCRIBER, write_feed
+from tests.plugins.ingest.feeds import (
+    CELL,
+    DAY,
+    EVENT,
+    PLAN,
+    SUBSCRIBER,
+    outcome,
+    profile_file,
+    quarantined,
+    registry_row,
+    run,
+    write_feed,
+)
 
 CONTRACT = load_contract()
 
@@ -24,33 +33,6 @@ def write_text(landing: Path, feed: str, text: str, *, name: str | None = None, 
     path = folder / (name or f"{feed}_{DAY.isoformat()}.csv")
     path.write_bytes(text.encode(encoding))
     return path
-
-
-def profile_file(tmp_path: Path, document: dict) -> OperatorProfile:
-    path = tmp_path / "operator.yml"
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return load_profile(str(path))
-
-
-def run(con, landing: Path, profile: OperatorProfile | None = None):
-    return ingest(con, landing, DAY, progress=lambda _: None, profile=profile)
-
-
-def outcome(report, feed: str):
-    (found,) = [o for o in report.outcomes if o.feed == feed]
-    return found
-
-
-def registry_row(con, feed: str) -> tuple:
-    return con.execute(
-        "select status, rows_read, rows_loaded, rows_quarantined, rows_normalised, normalisations, note "
-        "from raw.file_registry where feed = ?",
-        [feed],
-    ).fetchall()[0]
-
-
-def quarantined(con, feed: str) -> list[tuple[int, str]]:
-    return con.execute("select source_line, reason from raw.quarantine where feed = ? order by 1", [feed]).fetchall()
 
 
 def usage_csv(rows: list[dict[str, str]], *, delimiter: str = ",", quote_all: bool = False) -> str:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import SMALL_END, ingest_landing
-
 
 @pytest.fixture(scope="module")
-def defects_warehouse(defects_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
-    warehouse = tmp_path_factory.mktemp("defects") / "warehouse.duckdb"
-    ingest_landing(defects_landing, warehouse, SMALL_END)
-    con = duckdb.connect(str(warehouse), read_only=True)
+def defects_con(defects_warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Read-only: the raw gate's tests judge the same warehouse."""
+    con = duckdb.connect(str(defects_warehouse), read_only=True)
     yield con
     con.close()
 
@@ -24,11 +22,11 @@ def planted(defects_landing: Path) -> list[dict]:
     return json.loads((defects_landing / "_truth" / "defects.json").read_text())
 
 
-def test_each_planted_row_defect_is_quarantined_with_its_reason(defects_landing, defects_warehouse) -> None:
+def test_each_planted_row_defect_is_quarantined_with_its_reason(defects_landing, defects_con) -> None:
     for defect in planted(defects_landing):
         if defect["line"] is None:
             continue
-        rows = defects_warehouse.execute(
+        rows = defects_con.execute(
             "select reason from raw.quarantine where source_file = ? and source_line = ?",
             [defect["file"], defect["line"]],
         ).fetchall()
@@ -36,11 +34,11 @@ def test_each_planted_row_defect_is_quarantined_with_its_reason(defects_landing,
         assert defect["expected"] in rows[0][0].split("; "), (defect, rows)
 
 
-def test_each_planted_file_defect_is_in_the_registry(defects_landing, defects_warehouse) -> None:
+def test_each_planted_file_defect_is_in_the_registry(defects_landing, defects_con) -> None:
     for defect in planted(defects_landing):
         if defect["line"] is not None:
             continue
-        status, note = defects_warehouse.execute(
+        status, note = defects_con.execute(
             "select status, note from raw.file_registry where source_file = ?", [defect["file"]]
         ).fetchall()[0]
         expected = defect["expected"]
@@ -54,14 +52,14 @@ def test_each_planted_file_defect_is_in_the_registry(defects_landing, defects_wa
             pytest.fail(f"unknown file-level expectation {expected}")
 
 
-def test_nothing_else_is_quarantined(defects_landing, defects_warehouse) -> None:
+def test_nothing_else_is_quarantined(defects_landing, defects_con) -> None:
     planted_lines = {(d["file"], d["line"]) for d in planted(defects_landing) if d["line"] is not None}
-    quarantined = set(defects_warehouse.execute("select source_file, source_line from raw.quarantine").fetchall())
+    quarantined = set(defects_con.execute("select source_file, source_line from raw.quarantine").fetchall())
     assert quarantined == planted_lines
 
 
-def test_read_equals_loaded_plus_quarantined_for_every_file(defects_warehouse) -> None:
-    mismatched = defects_warehouse.execute(
+def test_read_equals_loaded_plus_quarantined_for_every_file(defects_con) -> None:
+    mismatched = defects_con.execute(
         """
         select r.source_file, r.rows_read, r.rows_loaded, r.rows_quarantined, r.rows_rejected,
                (select count(*) from raw.quarantine q where q.load_id = r.load_id) as quarantine_rows
@@ -73,9 +71,9 @@ def test_read_equals_loaded_plus_quarantined_for_every_file(defects_warehouse) -
     assert mismatched == []
 
 
-def test_loaded_rows_match_the_registry(defects_warehouse) -> None:
-    for feed, registered in defects_warehouse.execute(
+def test_loaded_rows_match_the_registry(defects_con) -> None:
+    for feed, registered in defects_con.execute(
         "select feed, sum(rows_loaded) from raw.file_registry where status = 'loaded' group by 1"
     ).fetchall():
-        (in_raw,) = defects_warehouse.execute(f"select count(*) from raw.{feed}").fetchall()[0]
+        (in_raw,) = defects_con.execute(f"select count(*) from raw.{feed}").fetchall()[0]
         assert in_raw == registered, feed

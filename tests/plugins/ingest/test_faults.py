@@ -12,15 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from telco_mart.contract import load_contract
-from telco_mart.ingest import ingest
-from tests.plugins.test_ingest import DAY, EVENT, write_feed
+from tests.plugins.ingest.feeds import DAY, EVENT, run, write_feed
 
 CONTRACT = load_contract()
 USAGE_COLUMNS = CONTRACT.feed("usage_events").column_names
-
-
-def run(con, landing: Path):
-    return ingest(con, landing, DAY, progress=lambda _: None)
 
 
 def usage_folder(landing: Path) -> Path:

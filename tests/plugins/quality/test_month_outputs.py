@@ -39,10 +39,9 @@ import pytest
 
 from telco_mart import pipeline
 from telco_mart.config import Settings
-from telco_mart.gate_settings import FeedSettings
+from telco_mart.gate_settings import FeedSettings, expectations_dir, load_gate_config
 from telco_mart.ledger import BUILT, clear_pending_rebuilds, days_between, mark_days
 from telco_mart.quality import QualityGateFailed
-from telco_mart.quality.config import expectations_dir, load_gate_config
 from telco_mart.quality.gate import load_output_suites, output_assets
 from telco_mart.schema import init_warehouse
 from telco_mart.warehouse import connect
@@ -228,7 +227,7 @@ def test_the_checks_were_judged_on_real_data(month: Month) -> None:
     # list_size_min_mean_rows rows) on every day past the first days, and passes. Not because the
     # lists are steady: pacing makes the published list pulse (the launch day sends every
     # campaign's backlog, the launch group's 30-day cool-downs end together), by far more than
-    # the band allows, which is why the list is judged before pacing (quality/publish.py).
+    # the band allows, which is why the list is judged before pacing (quality/publish_gate.py).
     list_size = by_day(findings, TARGETS, LIST_SIZE)
     judged = {day: r for day, r in list_size.items() if r[7] is not None}
     assert len(judged) >= len(MONTH) - 3 and all(r[5] for r in judged.values()), {

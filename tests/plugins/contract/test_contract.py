@@ -10,7 +10,7 @@ import yaml
 
 from telco_mart.contract import ContractError, load_contract, parse_contract, render_markdown
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 FEEDS = {
     "subscribers", "plans", "usage_events", "recharges", "bills", "adjustments", "broadband_contracts",
     "vas_subscriptions", "cells", "cell_kpis_daily", "complaints", "nps_responses", "contact_history", "opt_outs",

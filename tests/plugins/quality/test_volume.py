@@ -24,9 +24,8 @@ import pytest
 import yaml
 
 from telco_mart.contract import load_contract
-from telco_mart.gate_settings import FeedSettings, QualityConfigError
+from telco_mart.gate_settings import FeedSettings, QualityConfigError, expectations_dir, load_gate_config
 from telco_mart.ingest import ingest
-from telco_mart.quality.config import expectations_dir, load_gate_config
 from telco_mart.quality.gate import load_raw_suites
 from telco_mart.quality.gx_runner import GxRunner
 from telco_mart.quality.raw import _volume, validate_feed

@@ -9,7 +9,7 @@ from airflow.dag_processing.dagbag import DagBag
 
 from telco_mart.runtime import WAREHOUSE_POOL
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -50,19 +50,29 @@ def test_the_output_gates_run_after_every_dbt_task_and_before_publish(dag) -> No
 
 
 def test_a_refused_gate_fails_the_task_without_retry_and_other_errors_keep_retrying() -> None:
+    import inspect
+
     from airflow.sdk.exceptions import AirflowFailException
 
-    from telco_mart.orchestration import fail_without_retry
+    from telco_mart.orchestration import refuse_without_retry
     from telco_mart.quality import QualityGateFailed
 
+    @refuse_without_retry(QualityGateFailed)
     def refused() -> dict:
         raise QualityGateFailed("data-quality gate (marts) failed for 2026-01-04: ...", [], Path("report.html"))
 
+    @refuse_without_retry(QualityGateFailed)
     def broken() -> dict:
         raise OSError("disk full")
 
+    @refuse_without_retry(QualityGateFailed)
+    def passed(ingested: dict, *, logical_date: object, run_id: str) -> dict:
+        return {"ok": 1, "run_id": run_id}
+
     with pytest.raises(AirflowFailException, match=r"gate \(marts\) failed"):
-        fail_without_retry(refused, QualityGateFailed)
+        refused()
     with pytest.raises(OSError):
-        fail_without_retry(broken, QualityGateFailed)
-    assert fail_without_retry(lambda: {"ok": 1}, QualityGateFailed) == {"ok": 1}
+        broken()
+    assert passed({}, logical_date=None, run_id="r") == {"ok": 1, "run_id": "r"}
+    # TaskFlow reads the context keys a task wants from its signature: the wrapper keeps it
+    assert list(inspect.signature(passed).parameters) == ["ingested", "logical_date", "run_id"]
