@@ -4,7 +4,8 @@ waived, which deliveries the operator declared empty, and which warehouse this i
 The pipeline's promises about order and consent are checked against these tables, not
 against Airflow's metadata: a run started from the CLI, a second ``airflow dags test`` or a
 scheduler that lost its database must meet the same record. Every table here is written by
-the commands and tasks named in docs/operations.md, each row with who and why.
+the commands and tasks named in docs/operations.md, each row with who and why; the tables
+are defined in :mod:`telco_mart.schema`, with every other table made outside dbt.
 
 =========================  ==================================================================
 ``warehouse_identity``     one row: the id ``telco-mart init`` gave this warehouse; every
@@ -24,7 +25,6 @@ the commands and tasks named in docs/operations.md, each row with who and why.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
@@ -43,22 +43,6 @@ DAY_STATUSES = (RAW_GATE_PASSED, RAW_GATE_FAILED, BUILT, MARTS_GATE_FAILED)
 PUBLISHED = "published"
 SUPERSEDED = "superseded"
 
-LEDGER_TABLES: dict[str, str] = {
-    "warehouse_identity": "warehouse_id varchar not null, created_at timestamp not null",
-    "day_status": """
-        day date not null, status varchar not null, run_id varchar, note varchar, updated_at timestamp not null""",
-    "day_waivers": """
-        day date not null, waived_by varchar not null, reason varchar not null, waived_at timestamp not null""",
-    "delivery_declarations": """
-        feed varchar not null, delivery_date date not null, declared_by varchar not null,
-        reason varchar not null, declared_at timestamp not null""",
-    "published_days": """
-        publish_date date not null, status varchar not null, run_id varchar, total_rows bigint not null,
-        manifest_sha256 varchar not null, manifest varchar not null, warehouse_id varchar,
-        published_at timestamp not null, superseded_at timestamp, superseded_by varchar, supersede_reason varchar""",
-    "pending_rebuilds": "delivery_date date not null, reason varchar not null, requested_at timestamp not null",
-}
-
 
 class LedgerError(ValueError):
     """An operator command that cannot be recorded as asked (unknown feed, a day not published...)."""
@@ -68,24 +52,7 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def ensure_ledger_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists raw")
-    for table, columns in LEDGER_TABLES.items():
-        con.execute(f"create table if not exists raw.{table} ({columns})")
-
-
 # --------------------------------------------------------------------------- identity
-
-
-def ensure_identity(con: duckdb.DuckDBPyConnection, *, create: bool) -> str:
-    """The warehouse's id; a new one only for a warehouse being created (or one made before ids)."""
-    ensure_ledger_tables(con)
-    row = con.execute("select warehouse_id from raw.warehouse_identity").fetchall()
-    if row:
-        return row[0][0]
-    warehouse_id = str(uuid.uuid4())
-    con.execute("insert into raw.warehouse_identity values (?, ?)", [warehouse_id, now()])
-    return warehouse_id
 
 
 def warehouse_id(con: duckdb.DuckDBPyConnection) -> str | None:

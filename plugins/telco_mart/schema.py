@@ -1,12 +1,12 @@
-"""The warehouse's tables, all created here: the schemas, one typed raw table per feed of the
-contract, ingestion's file registry and quarantine, and the tables the ledger, the campaign
-catalog and publish own (each created by its owner's ``ensure_*`` function).
+"""Every table the pipeline creates outside dbt is defined here, and only here: the schemas,
+one typed raw table per feed of the contract, ingestion's file registry and quarantine, the
+ledger's tables, the campaign catalog's, the published and superseded contacts, and the
+quality gates' results. Their owners (ingest, ``ledger``, ``campaigns.catalog``,
+``campaigns.publish``, ``quality.results``) read and write them and import their names and
+``ensure_*`` functions from here; this module imports none of them, so there is no circle.
 
-Why a module of its own: every table's owner uses :mod:`telco_mart.warehouse` (connections,
-transactions), so the code that creates them all cannot live there without an import circle.
-It sits above the owners instead; ingestion, which needs the whole schema before its first
-load, imports it, so the registry and quarantine it writes are defined here rather than in
-:mod:`telco_mart.ingest.loader`.
+Why not :mod:`telco_mart.warehouse`: it only connects (and every owner uses it for
+connections and transactions), so the tables sit one level above it and below their owners.
 
 A warehouse is created only by ``telco-mart init`` (:func:`init_warehouse`): see
 :mod:`telco_mart.warehouse` for why never implicitly.
@@ -14,13 +14,13 @@ A warehouse is created only by ``telco-mart init`` (:func:`init_warehouse`): see
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import duckdb
 
-from telco_mart.campaigns.catalog import ensure_catalog_tables
-from telco_mart.campaigns.publish import ensure_published_contacts_table
 from telco_mart.config import Settings
 from telco_mart.contract import Contract, Feed, load_contract
-from telco_mart.ledger import ensure_identity, ensure_ledger_tables
 from telco_mart.warehouse import LINEAGE_COLUMNS, connect
 
 SCHEMAS = ("raw", "staging", "intermediate", "marts")
@@ -126,3 +126,150 @@ def ensure_registry_tables(con: duckdb.DuckDBPyConnection) -> None:
     for column, definition in REGISTRY_ADDED_COLUMNS.items():
         con.execute(f"alter table raw.file_registry add column if not exists {column} {definition}")
     con.execute(QUARANTINE_DDL)
+
+
+# ----- the ledger (telco_mart.ledger)
+
+LEDGER_TABLES: dict[str, str] = {
+    "warehouse_identity": "warehouse_id varchar not null, created_at timestamp not null",
+    "day_status": """
+        day date not null, status varchar not null, run_id varchar, note varchar, updated_at timestamp not null""",
+    "day_waivers": """
+        day date not null, waived_by varchar not null, reason varchar not null, waived_at timestamp not null""",
+    "delivery_declarations": """
+        feed varchar not null, delivery_date date not null, declared_by varchar not null,
+        reason varchar not null, declared_at timestamp not null""",
+    "published_days": """
+        publish_date date not null, status varchar not null, run_id varchar, total_rows bigint not null,
+        manifest_sha256 varchar not null, manifest varchar not null, warehouse_id varchar,
+        published_at timestamp not null, superseded_at timestamp, superseded_by varchar, supersede_reason varchar""",
+    "pending_rebuilds": "delivery_date date not null, reason varchar not null, requested_at timestamp not null",
+}
+
+
+def ensure_ledger_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists raw")
+    for table, columns in LEDGER_TABLES.items():
+        con.execute(f"create table if not exists raw.{table} ({columns})")
+
+
+def ensure_identity(con: duckdb.DuckDBPyConnection, *, create: bool) -> str:
+    """The warehouse's id; a new one only for a warehouse being created (or one made before ids)."""
+    ensure_ledger_tables(con)
+    row = con.execute("select warehouse_id from raw.warehouse_identity").fetchall()
+    if row:
+        return row[0][0]
+    warehouse_id = str(uuid.uuid4())
+    con.execute(
+        "insert into raw.warehouse_identity values (?, ?)", [warehouse_id, datetime.now(UTC).replace(tzinfo=None)]
+    )
+    return warehouse_id
+
+
+# ----- the campaign catalog (telco_mart.campaigns.catalog)
+
+#: The raw tables the catalog is stored in, column -> type. A column added later goes last:
+#: ``ensure_catalog_tables`` adds it to an existing warehouse, where it can only go last, so
+#: fresh and upgraded warehouses keep the same layout.
+CATALOG_TABLES: dict[str, dict[str, str]] = {
+    "campaign_policy": {
+        "catalog_version": "varchar",
+        "marketing_cap_7_days": "integer",
+        "marketing_cap_30_days": "integer",
+        "holdout_salt": "varchar",
+        "conversion_window_days": "integer",
+        "inactive_after_days": "integer",
+        "loaded_at": "timestamp",
+        "one_contact_per_channel_per_day": "boolean",
+    },
+    "campaigns": {
+        "catalog_version": "varchar",
+        "campaign_id": "varchar",
+        "campaign_name": "varchar",
+        "campaign_kind": "varchar",
+        "channel": "varchar",
+        "offer_code": "varchar",
+        "offer_product": "varchar",
+        "priority": "integer",
+        "expected_value": "double",
+        "holdout_share": "double",
+        "cooldown_days": "integer",
+        "daily_capacity": "integer",
+        "active_from": "date",
+        "active_to": "date",
+        "loaded_at": "timestamp",
+    },
+    "campaign_eligibility_rules": {
+        "catalog_version": "varchar",
+        "campaign_id": "varchar",
+        "rule_number": "integer",
+        "column_name": "varchar",
+        "operator": "varchar",
+        "value_text": "varchar",
+        "value_number": "double",
+        "reason_code": "varchar",
+        "loaded_at": "timestamp",
+    },
+}
+
+
+def ensure_catalog_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the catalog tables, and add the columns a warehouse made by an older version lacks."""
+    con.execute("create schema if not exists raw")
+    for table, columns in CATALOG_TABLES.items():
+        con.execute(f"create table if not exists raw.{table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+        for column, column_type in columns.items():
+            con.execute(f"alter table raw.{table} add column if not exists {column} {column_type}")
+
+
+# ----- published contacts (telco_mart.campaigns.publish)
+
+PUBLISHED_CONTACTS_DDL = """
+create table if not exists raw.published_contacts (
+    contact_date date not null,
+    subscriber_id varchar not null,
+    campaign_id varchar not null,
+    campaign_kind varchar not null,
+    channel varchar not null,
+    offer_code varchar,
+    run_id varchar,
+    published_at timestamp not null
+)
+"""
+
+
+def ensure_published_contacts_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists raw")
+    con.execute(PUBLISHED_CONTACTS_DDL)
+    con.execute(
+        "create table if not exists raw.superseded_contacts as "
+        "select *, cast(null as timestamp) as superseded_at, cast(null as varchar) as supersede_reason "
+        "from raw.published_contacts limit 0"
+    )
+
+
+# ----- quality results (telco_mart.quality.results)
+
+DQ_RESULTS = "marts.dq_results"
+DQ_RESULTS_DDL = f"""
+create table if not exists {DQ_RESULTS} (
+    run_id varchar not null,          -- the Airflow run (or the manual run) that validated
+    run_date date not null,           -- the delivery date validated
+    stage varchar not null,           -- raw (after ingestion), marts (after dbt); publish to come
+    suite varchar not null,           -- e.g. raw.usage_events (expectations/raw/usage_events.json)
+    data_asset varchar not null,      -- the table validated
+    expectation varchar not null,     -- expectation type and the column(s) it is about
+    description varchar not null,
+    severity varchar not null,        -- warn | fail
+    success boolean not null,
+    observed_value varchar,           -- what was seen, for people
+    observed_number double,           -- the same as a number where there is one, for charts
+    details json,                     -- kwargs, context and a few offending rows
+    validated_at timestamp not null
+)
+"""
+
+
+def ensure_dq_results(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists marts")
+    con.execute(DQ_RESULTS_DDL)

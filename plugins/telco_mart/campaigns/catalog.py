@@ -40,6 +40,7 @@ from pydantic_core import PydanticCustomError
 
 from telco_mart.config import Settings
 from telco_mart.refusals import CatalogError
+from telco_mart.schema import CATALOG_TABLES, ensure_catalog_tables
 from telco_mart.warehouse import transaction
 
 Kind = Literal["sales", "service"]
@@ -450,59 +451,6 @@ def _duplicate_ids(data: Any) -> list[str]:
 
 
 # --------------------------------------------------------------------------- warehouse tables
-
-#: The raw tables the catalog is stored in, column -> type. A column added later goes last:
-#: ``ensure_catalog_tables`` adds it to an existing warehouse, where it can only go last, so
-#: fresh and upgraded warehouses keep the same layout.
-CATALOG_TABLES: dict[str, dict[str, str]] = {
-    "campaign_policy": {
-        "catalog_version": "varchar",
-        "marketing_cap_7_days": "integer",
-        "marketing_cap_30_days": "integer",
-        "holdout_salt": "varchar",
-        "conversion_window_days": "integer",
-        "inactive_after_days": "integer",
-        "loaded_at": "timestamp",
-        "one_contact_per_channel_per_day": "boolean",
-    },
-    "campaigns": {
-        "catalog_version": "varchar",
-        "campaign_id": "varchar",
-        "campaign_name": "varchar",
-        "campaign_kind": "varchar",
-        "channel": "varchar",
-        "offer_code": "varchar",
-        "offer_product": "varchar",
-        "priority": "integer",
-        "expected_value": "double",
-        "holdout_share": "double",
-        "cooldown_days": "integer",
-        "daily_capacity": "integer",
-        "active_from": "date",
-        "active_to": "date",
-        "loaded_at": "timestamp",
-    },
-    "campaign_eligibility_rules": {
-        "catalog_version": "varchar",
-        "campaign_id": "varchar",
-        "rule_number": "integer",
-        "column_name": "varchar",
-        "operator": "varchar",
-        "value_text": "varchar",
-        "value_number": "double",
-        "reason_code": "varchar",
-        "loaded_at": "timestamp",
-    },
-}
-
-
-def ensure_catalog_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the catalog tables, and add the columns a warehouse made by an older version lacks."""
-    con.execute("create schema if not exists raw")
-    for table, columns in CATALOG_TABLES.items():
-        con.execute(f"create table if not exists raw.{table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
-        for column, column_type in columns.items():
-            con.execute(f"alter table raw.{table} add column if not exists {column} {column_type}")
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:

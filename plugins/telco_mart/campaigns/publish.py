@@ -56,6 +56,7 @@ from telco_mart.ledger import (
     warehouse_id,
 )
 from telco_mart.refusals import PublishError
+from telco_mart.schema import ensure_published_contacts_table
 from telco_mart.warehouse import connect, fetch_one, transaction
 
 log = logging.getLogger(__name__)
@@ -78,19 +79,6 @@ SUPERSEDED_FOLDER = ".superseded"
 FILE_MODE = 0o640
 FOLDER_MODE = 0o750
 
-PUBLISHED_CONTACTS_DDL = """
-create table if not exists raw.published_contacts (
-    contact_date date not null,
-    subscriber_id varchar not null,
-    campaign_id varchar not null,
-    campaign_kind varchar not null,
-    channel varchar not null,
-    offer_code varchar,
-    run_id varchar,
-    published_at timestamp not null
-)
-"""
-
 
 @dataclass(frozen=True)
 class PublishedFile:
@@ -98,16 +86,6 @@ class PublishedFile:
     campaign_id: str
     rows: int
     sha256: str
-
-
-def ensure_published_contacts_table(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists raw")
-    con.execute(PUBLISHED_CONTACTS_DDL)
-    con.execute(
-        "create table if not exists raw.superseded_contacts as "
-        "select *, cast(null as timestamp) as superseded_at, cast(null as varchar) as supersede_reason "
-        "from raw.published_contacts limit 0"
-    )
 
 
 def day_folder(outbox: Path, day: dt.date) -> Path:

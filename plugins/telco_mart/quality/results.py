@@ -19,28 +19,10 @@ import duckdb
 import pyarrow as pa
 
 from telco_mart.quality.suites import Severity
+from telco_mart.schema import DQ_RESULTS, ensure_dq_results
 from telco_mart.warehouse import transaction
 
 Outcome = Literal["pass", "warn", "fail"]
-
-DQ_RESULTS = "marts.dq_results"
-DQ_RESULTS_DDL = f"""
-create table if not exists {DQ_RESULTS} (
-    run_id varchar not null,          -- the Airflow run (or the manual run) that validated
-    run_date date not null,           -- the delivery date validated
-    stage varchar not null,           -- raw (after ingestion), marts (after dbt); publish to come
-    suite varchar not null,           -- e.g. raw.usage_events (expectations/raw/usage_events.json)
-    data_asset varchar not null,      -- the table validated
-    expectation varchar not null,     -- expectation type and the column(s) it is about
-    description varchar not null,
-    severity varchar not null,        -- warn | fail
-    success boolean not null,
-    observed_value varchar,           -- what was seen, for people
-    observed_number double,           -- the same as a number where there is one, for charts
-    details json,                     -- kwargs, context and a few offending rows
-    validated_at timestamp not null
-)
-"""
 
 
 def _jsonable(value: Any) -> Any:
@@ -100,11 +82,6 @@ class Finding:
     @property
     def outcome(self) -> Outcome:
         return "pass" if self.success else self.severity
-
-
-def ensure_dq_results(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists marts")
-    con.execute(DQ_RESULTS_DDL)
 
 
 def store_findings(
