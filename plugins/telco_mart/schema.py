@@ -184,8 +184,14 @@ def copy_warehouse(source: Path, target: Path, contract: Contract | None = None)
         shutil.copytree(raw_files_root_of(source), raw_files_root_of(target))
     contract = contract or load_contract()
     with duckdb.connect(str(target)) as con:
+        views = {
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw' and table_type = 'VIEW'"
+            ).fetchall()
+        }
         for feed in contract.feeds.values():
-            if feed.storage == "parquet":
+            if feed.name in views:  # a warehouse from before the feed was stored as files has a table
                 refresh_parquet_feed_view(con, feed)
 
 
