@@ -20,6 +20,7 @@ import tempfile  # noqa: E402
 
 from telco_mart.contract import load_contract  # noqa: E402
 from telco_mart.runtime import NO_TELEMETRY, airflow_environment  # noqa: E402
+from telco_mart.schema import copy_warehouse, store_raw_rows  # noqa: E402
 
 # Airflow reads its configuration when first imported: point it at a throwaway home (SQLite
 # metadata, logs) and this repo's DAGs before any test imports it.
@@ -106,8 +107,20 @@ def writable_copy(warehouse: Path, folder: Path) -> Path:
     """A copy of a session's shared warehouse that one test may write (a gate's results, the
     ledger), so the shared one stays as built for every other test."""
     copy = folder / "warehouse.duckdb"
-    shutil.copyfile(warehouse, copy)
+    copy_warehouse(warehouse, copy)
     return copy
+
+
+def add_raw_rows(con: duckdb.DuckDBPyConnection, feed: str, select_sql: str, params: list, day: date) -> None:
+    """Rows put into a raw feed of delivery date ``day`` without ingestion, as a broken load or a
+    hand edit would leave them: a table insert, or one more file of a Parquet-stored feed."""
+    contract_feed = load_contract().feed(feed)
+    if contract_feed.storage == "parquet":
+        store_raw_rows(
+            con, contract_feed, select_sql, params, delivery_date=day, source_file="tampered", load_id="tampered"
+        )
+    else:
+        con.execute(f"insert into raw.{feed} by name {select_sql}", params)
 
 
 def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:

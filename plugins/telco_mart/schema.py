@@ -1,8 +1,10 @@
 """Every table the pipeline creates outside dbt is defined here, and only here: the schemas,
 one typed raw table per feed of the contract, ingestion's file registry and quarantine, the
 ledger's tables, the campaign catalog's, the published and superseded contacts, and the
-quality gates' results. Their owners (ingest, ``ledger``, ``campaigns.catalog``,
-``campaigns.publish``, ``quality.results``) read and write them and import their names and
+quality gates' results; and the warehouse-owned Parquet files behind the raw feeds the
+contract stores as ``parquet``, with the ``raw.stored_files`` table that lists them. Their
+owners (ingest, ``ledger``, ``campaigns.catalog``, ``campaigns.publish``, ``quality.results``)
+read and write them and import their names and
 ``ensure_*`` functions from here; this module imports none of them, so there is no circle.
 
 Why not :mod:`telco_mart.warehouse`: it only connects (and every owner uses it for
@@ -14,14 +16,17 @@ A warehouse is created only by ``telco-mart init`` (:func:`init_warehouse`): see
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import duckdb
 
 from telco_mart.config import Settings
 from telco_mart.contract import Contract, Feed, load_contract
-from telco_mart.warehouse import LINEAGE_COLUMNS, connect
+from telco_mart.warehouse import LINEAGE_COLUMNS, connect, quote_ident, transaction
 
 SCHEMAS = ("raw", "staging", "intermediate", "marts")
 
@@ -95,10 +100,13 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None 
     contract = contract or load_contract()
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
-    for feed in contract.feeds.values():
-        con.execute(raw_table_ddl(feed))
-    _add_new_contract_columns(con, contract)
     ensure_registry_tables(con)
+    for feed in contract.feeds.values():
+        if feed.storage == "parquet":
+            ensure_parquet_feed(con, feed)
+        else:
+            con.execute(raw_table_ddl(feed))
+    _add_new_contract_columns(con, contract)
     ensure_catalog_tables(con)
     ensure_published_contacts_table(con)
     ensure_ledger_tables(con)
@@ -114,6 +122,8 @@ def _add_new_contract_columns(con: duckdb.DuckDBPyConnection, contract: Contract
         ).fetchall()
     )
     for feed in contract.feeds.values():
+        if feed.storage == "parquet":
+            continue  # its view gives a column no file holds yet as null (parquet_feed_view)
         for column in feed.columns:
             if (feed.name, column.name) not in have:
                 con.execute(f"alter table raw.{feed.name} add column {column.name} {column.duckdb_type}")
@@ -126,6 +136,245 @@ def ensure_registry_tables(con: duckdb.DuckDBPyConnection) -> None:
     for column, definition in REGISTRY_ADDED_COLUMNS.items():
         con.execute(f"alter table raw.file_registry add column if not exists {column} {definition}")
     con.execute(QUARANTINE_DDL)
+    con.execute(STORED_FILES_DDL)
+
+
+# ----- raw feeds kept as Parquet files (contract ``storage: parquet``; telco_mart.ingest)
+
+STORED_FILES_DDL = """
+create table if not exists raw.stored_files (
+    feed varchar not null,
+    delivery_date date not null,      -- the partition: <feed>/_delivery_date=<date>/
+    source_file varchar not null,     -- the landed file its rows came from (file_registry.source_file)
+    load_id varchar not null,         -- the registry entry that loaded them
+    path varchar not null,            -- under the warehouse's raw folder (raw_files_root)
+    row_count bigint not null,
+    file_size bigint not null,
+    checksum_sha256 varchar not null,
+    columns varchar not null,         -- the contract columns the file holds, comma-separated
+    stored_at timestamp not null
+)
+"""
+
+#: Lineage columns a stored file holds: the delivery date is its partition folder's name.
+STORED_LINEAGE = [c for c in LINEAGE_COLUMNS if c != "_delivery_date"]
+
+
+def raw_files_root(con: duckdb.DuckDBPyConnection) -> Path:
+    """The folder beside the warehouse file that holds its Parquet-stored raw feeds
+    (``warehouse.duckdb`` -> ``warehouse.raw/``): it belongs to that warehouse, and goes
+    with it when the two are copied or moved together."""
+    row = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+    if not row or not row[0]:
+        raise RuntimeError("a feed stored as Parquet needs a warehouse file; this connection is in memory")
+    return raw_files_root_of(Path(row[0]))
+
+
+def raw_files_root_of(warehouse: Path) -> Path:
+    warehouse = warehouse.resolve()
+    return warehouse.with_name(warehouse.stem + ".raw")
+
+
+def copy_warehouse(source: Path, target: Path, contract: Contract | None = None) -> None:
+    """Copy a closed warehouse: its file and its raw folder, with the copy's views pointed at the
+    copy's own files. A warehouse is both; a copy of the file alone reads the original's files
+    until its views are refreshed, and then nothing."""
+    shutil.copyfile(source, target)
+    if raw_files_root_of(source).is_dir():
+        shutil.copytree(raw_files_root_of(source), raw_files_root_of(target))
+    contract = contract or load_contract()
+    with duckdb.connect(str(target)) as con:
+        views = {
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw' and table_type = 'VIEW'"
+            ).fetchall()
+        }
+        for feed in contract.feeds.values():
+            if feed.name in views:  # a warehouse from before the feed was stored as files has a table
+                refresh_parquet_feed_view(con, feed)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def store_raw_rows(
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    select_sql: str,
+    params: list[object],
+    *,
+    delivery_date: date,
+    source_file: str,
+    load_id: str,
+    name: str | None = None,
+    refresh: bool = True,
+) -> int:
+    """Write the rows of ``select_sql`` as one Parquet file of the feed's ``delivery_date``
+    partition, list it in ``raw.stored_files`` and point the feed's view at it (unless not
+    ``refresh``: a caller storing several files refreshes once at the end); returns the
+    rows written. ``select_sql`` gives the feed's columns by name (values already of their
+    contract types or castable to them) and the lineage columns except ``_delivery_date``.
+
+    Call it inside the load's transaction: the file is on disk before the commit, but only
+    the committed ``stored_files`` row and view make it part of the feed, so a load that
+    rolls back or dies leaves an unlisted file that :func:`sweep_raw_files` removes. A file is
+    never overwritten: each load and each replay writes a new name.
+    """
+    relative = f"{feed.name}/_delivery_date={delivery_date.isoformat()}/{name or load_id}.parquet"
+    path = raw_files_root(con) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    typed = [f"cast({quote_ident(c.name)} as {c.duckdb_type}) as {quote_ident(c.name)}" for c in feed.columns]
+    typed += [f"cast({c} as {LINEAGE_COLUMNS[c]}) as {c}" for c in STORED_LINEAGE]
+    (rows,) = con.execute(
+        f"copy (select {', '.join(typed)} from ({select_sql}) rows_to_store) to {_sql_text(str(path))} "
+        "(format parquet, compression zstd)",
+        params,
+    ).fetchone()
+    if not rows:
+        path.unlink()
+        return 0
+    con.execute(
+        "insert into raw.stored_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            feed.name,
+            delivery_date,
+            source_file,
+            load_id,
+            relative,
+            rows,
+            path.stat().st_size,
+            sha256_of(path),
+            ",".join(feed.column_names),
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )
+    if refresh:
+        refresh_parquet_feed_view(con, feed)
+    return int(rows)
+
+
+def forget_raw_files(con: duckdb.DuckDBPyConnection, feed: Feed, source_file: str) -> None:
+    """Take a landed file's stored rows out of the feed (inside the caller's transaction);
+    the files themselves go with the next :func:`sweep_raw_files`, after the commit."""
+    con.execute("delete from raw.stored_files where feed = ? and source_file = ?", [feed.name, source_file])
+    refresh_parquet_feed_view(con, feed)
+
+
+def sweep_raw_files(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Delete the Parquet files under the warehouse's raw folder that ``raw.stored_files`` does
+    not list: a replaced or retracted delivery's, or one a rolled-back or killed load wrote.
+
+    Only a writer runs it, under the warehouse's writer lock, so no load of another process is
+    between writing its file and committing it. Returns the paths removed (relative).
+    """
+    try:
+        root = raw_files_root(con)
+    except RuntimeError:
+        return []
+    if not root.is_dir():
+        return []
+    listed = {path for (path,) in con.execute("select path from raw.stored_files").fetchall()}
+    removed = []
+    for path in sorted(root.glob("*/_delivery_date=*/*.parquet")):
+        relative = path.relative_to(root).as_posix()
+        if relative not in listed:
+            path.unlink()
+            removed.append(relative)
+    return removed
+
+
+def parquet_feed_view(con: duckdb.DuckDBPyConnection, feed: Feed) -> str:
+    """The ``raw.<feed>`` view over the feed's stored files, in the raw table's column order.
+
+    The delivery date is the partition folder's name (``hive_partitioning``), so a filter on
+    ``_delivery_date`` opens that day's files only. A column the contract gained after some
+    files were written reads as null in them (``union_by_name`` only when the files differ);
+    one no file holds yet is a typed null.
+    """
+    files = con.execute(
+        "select path, columns from raw.stored_files where feed = ? order by delivery_date, path", [feed.name]
+    ).fetchall()
+    lineage = list(LINEAGE_COLUMNS)
+    if not files:
+        nulls = [f"cast(null as {c.duckdb_type}) as {c.name}" for c in feed.columns]
+        nulls += [f"cast(null as {t}) as {c}" for c, t in LINEAGE_COLUMNS.items()]
+        return f"select {', '.join(nulls)} where false"
+    root = raw_files_root(con)
+    held = set.union(*(set(cols.split(",")) for _, cols in files))
+    differ = len({cols for _, cols in files}) > 1
+    select = [c.name if c.name in held else f"cast(null as {c.duckdb_type}) as {c.name}" for c in feed.columns]
+    paths = ", ".join(_sql_text(str(root / path)) for path, _ in files)
+    return (
+        f"select {', '.join([*select, *lineage])} from read_parquet([{paths}], hive_partitioning = true, "
+        f"hive_types = {{'_delivery_date': date}}, union_by_name = {str(differ).lower()})"
+    )
+
+
+def refresh_parquet_feed_view(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
+    con.execute(f"create or replace view raw.{feed.name} as {parquet_feed_view(con, feed)}")
+
+
+def ensure_parquet_feed(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
+    """The feed's view; a warehouse made before the feed was stored as Parquet has its raw
+    table moved into files first, one per loaded file, in one transaction."""
+    kind = con.execute(
+        "select table_type from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = 'raw' and table_name = ?",
+        [feed.name],
+    ).fetchone()
+    if kind and kind[0] == "BASE TABLE":
+        moving = f"_{feed.name}_moving_to_files"
+        with transaction(con):
+            con.execute(f"alter table raw.{quote_ident(feed.name)} rename to {quote_ident(moving)}")
+            store_rows_of(con, feed, f"raw.{quote_ident(moving)}", name_suffix="moved")
+            con.execute(f"drop table raw.{quote_ident(moving)}")
+        return
+    refresh_parquet_feed_view(con, feed)
+
+
+def store_rows_of(
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    relation: str,
+    *,
+    name_suffix: str,
+    delivery_dates: list[date] | None = None,
+) -> int:
+    """Store the raw rows of ``relation`` (a raw table or view of the feed, with its lineage
+    columns) as files of this warehouse, one per loaded file, so that a landed file's rows can
+    still be forgotten on their own; only ``delivery_dates`` when given. Returns the rows."""
+    scope = f"where _delivery_date in ({', '.join('?' for _ in delivery_dates)})" if delivery_dates else ""
+    loads = con.execute(
+        f"select distinct _delivery_date, _source_file, _load_id from {relation} {scope} order by all",
+        delivery_dates or [],
+    ).fetchall()
+    stored = 0
+    for delivery_date, source_file, load_id in loads:
+        stored += store_raw_rows(
+            con,
+            feed,
+            f"select * exclude (_delivery_date) from {relation} "
+            "where _delivery_date = ? and _source_file = ? and _load_id = ? order by _source_line",
+            [delivery_date, source_file, load_id],
+            delivery_date=delivery_date,
+            source_file=source_file,
+            load_id=load_id,
+            name=f"{load_id}.{name_suffix}",
+            refresh=False,
+        )
+    refresh_parquet_feed_view(con, feed)
+    return stored
+
+
+def sha256_of(path: Path) -> str:
+    """A file's checksum, read in 8 MiB blocks (a landed file or a stored one may be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(8 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 # ----- the ledger (telco_mart.ledger)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from telco_mart.config import dbt_batch_environment
-from tests.conftest import SMALL_END, run_dbt
+from telco_mart.schema import copy_warehouse
+from tests.conftest import SMALL_END, add_raw_rows, run_dbt
 
 EVENT_MODELS = {
     "usage_events": ("stg_mediation__usage_events", "event_id"),
@@ -54,7 +55,7 @@ def test_event_staging_is_a_view_over_raw_and_a_day_rebuild_copies_nothing(
     """Event staging only renames and casts, and ingestion already makes raw idempotent, so
     staging is views: a day's run writes none of the day's events a second time."""
     copy = tmp_path / "warehouse.duckdb"
-    copy.write_bytes(built_warehouse.read_bytes())
+    copy_warehouse(built_warehouse, copy)
     models = [model for model, _ in EVENT_MODELS.values()] + ["stg_billing__bills", "stg_crm__nps_responses"]
 
     def layout() -> tuple[dict[str, str], dict[str, int]]:
@@ -85,14 +86,17 @@ def test_a_batch_run_tests_the_batch_and_a_full_test_tests_everything(built_ware
     a defect in an earlier delivery date is not re-scanned by today's run, a defect in the batch
     is caught, and a test run with the default vars sees all of history."""
     copy = tmp_path / "warehouse.duckdb"
-    copy.write_bytes(built_warehouse.read_bytes())
+    copy_warehouse(built_warehouse, copy)
     first_day, last_day = (SMALL_END - timedelta(days=3)).isoformat(), SMALL_END.isoformat()
     with duckdb.connect(str(copy)) as c:
         # a second copy of one event of the first delivery date, as a broken load would leave
-        c.execute(
-            "insert into raw.usage_events select * replace (_source_line + 1000000 as _source_line) "
-            "from raw.usage_events where _delivery_date = ? limit 1",
+        add_raw_rows(
+            c,
+            "usage_events",
+            "select * replace (_source_line + 1000000 as _source_line) from raw.usage_events "
+            "where _delivery_date = ? limit 1",
             [first_day],
+            date.fromisoformat(first_day),
         )
     select = ["test", "--select", "stg_mediation__usage_events,test_name:unique"]
 
@@ -118,13 +122,16 @@ def test_an_event_twice_in_raw_fails_the_key_test_rather_than_being_merged(
     """Event staging has no dedupe window: ingestion loads a key once per delivery date, and
     a row that reached raw some other way must stop the build, not be quietly dropped."""
     copy = tmp_path / "warehouse.duckdb"
-    copy.write_bytes(built_warehouse.read_bytes())
+    copy_warehouse(built_warehouse, copy)
     day = SMALL_END.isoformat()
     with duckdb.connect(str(copy)) as c:
-        c.execute(
-            "insert into raw.usage_events select * replace (_source_line + 1000000 as _source_line) "
-            "from raw.usage_events where _delivery_date = ? limit 1",
+        add_raw_rows(
+            c,
+            "usage_events",
+            "select * replace (_source_line + 1000000 as _source_line) from raw.usage_events "
+            "where _delivery_date = ? limit 1",
             [day],
+            SMALL_END,
         )
     try:
         output = run_dbt(
@@ -150,7 +157,7 @@ def test_a_batch_in_the_environment_scopes_the_run_without_a_fresh_parse(built_w
     only at execution: each day's SQL has that day's dates and dbt starts from the partial
     parse, where new --vars every day made it parse the whole project. By hand, --vars win."""
     copy = tmp_path / "warehouse.duckdb"
-    copy.write_bytes(built_warehouse.read_bytes())
+    copy_warehouse(built_warehouse, copy)
     target = tmp_path / "target"
     select = ["compile", "--select", "int_activity_dates_touched"]
 

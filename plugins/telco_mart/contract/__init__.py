@@ -34,6 +34,13 @@ FEED_KINDS = ("event", "change", "snapshot")
 #: feed's ``due_day_of_month``; ``on_change``: only when something changed (never "missing").
 CADENCES = ("daily", "monthly", "on_change")
 
+#: Where a feed's raw rows are kept. ``table``: a DuckDB table in the warehouse file;
+#: ``parquet``: warehouse-owned zstd Parquet files partitioned by delivery date, which the
+#: ``raw`` view of the same name reads (telco_mart.schema). Feeds whose daily volume grows with
+#: the base use ``parquet``: a day costs one file write instead of a table insert, a corrected
+#: re-delivery swaps a file, and any engine can read the history.
+STORAGES = ("table", "parquet")
+
 
 class ContractError(ValueError):
     """The contract file itself is malformed."""
@@ -69,6 +76,7 @@ class Feed:
     #: The feed decides who may be contacted (opt-outs, contact history, CRM changes): publish
     #: refuses while it is not complete up to the decision date (consent fails closed).
     governs_contact: bool = False
+    storage: str = "table"
 
     def is_due(self, day: date) -> bool:
         """Whether a delivery of this feed is expected for ``day``."""
@@ -159,6 +167,13 @@ def _parse_column(feed: str, name: str, spec: dict[str, Any]) -> Column:
     )
 
 
+def _storage(feed: str, spec: dict[str, Any]) -> str:
+    storage = spec.get("storage", "table")
+    if storage not in STORAGES:
+        raise ContractError(f"{feed}: storage must be one of {STORAGES}, got {storage!r}")
+    return str(storage)
+
+
 def parse_contract(data: dict[str, Any]) -> Contract:
     feeds: dict[str, Feed] = {}
     for feed_name, spec in data["feeds"].items():
@@ -185,6 +200,7 @@ def parse_contract(data: dict[str, Any]) -> Contract:
             cadence=cadence,
             due_day_of_month=due_day,
             governs_contact=bool(spec.get("governs_contact", False)),
+            storage=_storage(feed_name, spec),
         )
     for feed in feeds.values():
         for col in feed.columns:
@@ -244,7 +260,8 @@ def render_markdown(contract: Contract) -> str:
             "",
             f"Source system `{feed.source_system}`, kind `{feed.kind}`, key `({', '.join(feed.key)})`, "
             f"due {_cadence_text(feed)}."
-            + (" Governs contact: publish refuses while it is incomplete." if feed.governs_contact else ""),
+            + (" Governs contact: publish refuses while it is incomplete." if feed.governs_contact else "")
+            + (" Stored as Parquet partitioned by delivery date." if feed.storage == "parquet" else ""),
             "",
             "| column | type | required | checks | description |",
             "| --- | --- | --- | --- | --- |",

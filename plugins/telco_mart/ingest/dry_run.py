@@ -29,6 +29,7 @@ from telco_mart.config import Settings
 from telco_mart.contract import Contract, load_contract
 from telco_mart.contract.operator_profile import OperatorProfile, load_profile
 from telco_mart.ingest.loader import FileOutcome, delivery_dates_on_disk, ensure_ingest_tables, ingest
+from telco_mart.schema import store_rows_of
 from telco_mart.warehouse import quote_ident
 
 #: How the dry run words each registry status.
@@ -127,7 +128,8 @@ def _seed_from(con: duckdb.DuckDBPyConnection, warehouse: Path, contract: Contra
         present = {
             row[0]
             for row in con.execute(
-                "select table_name from duckdb_tables() where database_name = 'warehouse' and schema_name = 'raw'"
+                "select table_name from information_schema.tables where table_catalog = 'warehouse' "
+                "and table_schema = 'raw'"
             ).fetchall()
         }
         if "file_registry" in present:
@@ -135,6 +137,16 @@ def _seed_from(con: duckdb.DuckDBPyConnection, warehouse: Path, contract: Contra
         referenced = {c.references for feed in contract.feeds.values() for c in feed.columns if c.references}
         for name in contract.feeds:
             if name not in present:
+                continue
+            if contract.feed(name).storage == "parquet":
+                # into the scratch's own files: the dry run never writes beside the warehouse
+                store_rows_of(
+                    con,
+                    contract.feed(name),
+                    f"warehouse.raw.{quote_ident(name)}",
+                    name_suffix="seeded",
+                    delivery_dates=None if name in referenced else dates,
+                )
                 continue
             where = "" if name in referenced else f"where _delivery_date in ({', '.join('?' for _ in dates)})"
             con.execute(

@@ -40,7 +40,6 @@ Each file is one transaction, so a crash leaves either the whole file or none of
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -77,7 +76,13 @@ from telco_mart.ingest.validate import (
     typed_name,
 )
 from telco_mart.ledger import now, pending_rebuilds, request_rebuild
-from telco_mart.schema import ensure_raw_schema
+from telco_mart.schema import (
+    ensure_raw_schema,
+    forget_raw_files,
+    sha256_of,
+    store_raw_rows,
+    sweep_raw_files,
+)
 from telco_mart.warehouse import fetch_one, quote_ident, transaction
 
 log = logging.getLogger(__name__)
@@ -200,14 +205,6 @@ class IngestReport:
         }
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(8 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def ensure_ingest_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     ensure_raw_schema(con, contract)
 
@@ -310,6 +307,8 @@ def ingest(
                     say(f"{feed_name:<20} {outcome.describe()}{late}")
     replayed = replay_quarantine(con, contract, progress=say, profile=profile)
     report.rows_replayed = sum(replayed.values())
+    if swept := sweep_raw_files(con):
+        say(f"ingest: removed {len(swept)} stored raw file(s) no longer listed (replaced, retracted, uncommitted)")
     report.rebuilt_dates |= set(replayed) | set(pending_rebuilds(con))
     totals = report.totals()
     say(
@@ -368,7 +367,7 @@ def ingest_file(
         a run killed after this commit leaves the date queued, not forgotten)."""
         with transaction(con):
             if same_path:
-                _forget_earlier_version(con, rel)
+                _forget_earlier_version(con, rel, contract)
             load()
             _register(
                 con, load_id, outcome, size, modified_at, checksum, duplicate_of[0] if duplicate_of else None, run_id
@@ -398,9 +397,12 @@ def ingest_file(
     return outcome
 
 
-def _forget_earlier_version(con: duckdb.DuckDBPyConnection, rel: str) -> None:
-    feed = rel.split("/", 1)[0]
-    con.execute(f"delete from raw.{quote_ident(feed)} where _source_file = ?", [rel])
+def _forget_earlier_version(con: duckdb.DuckDBPyConnection, rel: str, contract: Contract) -> None:
+    feed = contract.feed(rel.split("/", 1)[0])
+    if feed.storage == "parquet":
+        forget_raw_files(con, feed, rel)
+    else:
+        con.execute(f"delete from raw.{quote_ident(feed.name)} where _source_file = ?", [rel])
     con.execute("delete from raw.quarantine where source_file = ?", [rel])
     con.execute(
         "update raw.file_registry set status = 'replaced' where source_file = ? "
@@ -499,16 +501,18 @@ def _insert_rows(
     dialect: FeedDialect,
 ) -> None:
     """The staged file's valid rows into raw, its rejects and malformed lines into quarantine."""
-    raw_table = f"raw.{quote_ident(feed.name)}"
     keep_valid = f"anti join {REJECTS_TABLE} r on r._line = i._line" if rejected else ""
-    con.execute(
-        # by name: a column the contract added later sits after the lineage columns in a raw
-        # table created before it (ensure_raw_schema appends it)
-        f"insert into {raw_table} by name select\n    {insert_select(feed, staged, dialect=dialect)},\n"
-        f"    ? as _source_file, i._line as _source_line, ? as _delivery_date, ? as _load_id,\n"
+    _append_rows(
+        con,
+        feed,
+        f"select\n    {insert_select(feed, staged, dialect=dialect)},\n"
+        f"    ? as _source_file, i._line as _source_line, ? as _load_id,\n"
         f"    current_timestamp::timestamp as _loaded_at\n"
         f"from {INCOMING_TABLE} i {keep_valid}",
-        [rel, delivery_date, load_id],
+        [rel, load_id],
+        rel,
+        delivery_date,
+        load_id,
     )
     if rejected:
         record = (
@@ -526,6 +530,33 @@ def _insert_rows(
         "insert into raw.quarantine select ?, ?, ?, m._line, 'malformed_row', m._text, ?, current_timestamp::timestamp "
         f"from {MALFORMED_TABLE} m",
         [feed.name, rel, delivery_date, load_id],
+    )
+
+
+def _append_rows(
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    select_sql: str,
+    params: list[object],
+    rel: str,
+    delivery_date: date,
+    load_id: str,
+    *,
+    name: str | None = None,
+) -> None:
+    """Rows of one landed file into the feed's raw storage: a Parquet file of its delivery
+    date's partition for a feed stored as ``parquet``, an insert into its table otherwise.
+    ``select_sql`` gives the feed's columns and the lineage columns but ``_delivery_date``."""
+    if feed.storage == "parquet":
+        store_raw_rows(
+            con, feed, select_sql, params, delivery_date=delivery_date, source_file=rel, load_id=load_id, name=name
+        )
+        return
+    con.execute(
+        # by name: a column the contract added later sits after the lineage columns in a raw
+        # table created before it (ensure_raw_schema appends it)
+        f"insert into raw.{quote_ident(feed.name)} by name select *, ? as _delivery_date from ({select_sql}) rows_in",
+        [delivery_date, *params],  # bound in the order written: the outer ? comes first
     )
 
 
@@ -808,11 +839,17 @@ def _replay_file(
     loaded = fetch_one(con, "select count(*) from _replayable")[0]
     if not loaded:
         return 0
-    con.execute(
-        f"insert into raw.{quote_ident(feed.name)} select\n    {insert_select(feed, staged, dialect=dialect)},\n"
-        "    ? as _source_file, i._line, ? as _delivery_date, ? as _load_id, current_timestamp::timestamp\n"
+    _append_rows(
+        con,
+        feed,
+        f"select\n    {insert_select(feed, staged, dialect=dialect)},\n"
+        "    ? as _source_file, i._line as _source_line, ? as _load_id, current_timestamp::timestamp as _loaded_at\n"
         f"from {INCOMING_TABLE} i semi join _replayable p on p._line = i._line",
-        [rel, delivery_date, load_id],
+        [rel, load_id],
+        rel,
+        delivery_date,
+        load_id,
+        name=f"{load_id}.replayed-{uuid.uuid4().hex[:8]}",
     )
     con.execute(
         "delete from raw.quarantine where source_file = ? and load_id = ? "
@@ -836,7 +873,11 @@ class RetractError(ValueError):
 
 
 def retract_delivery(
-    con: duckdb.DuckDBPyConnection, source_file: str, retracted_by: str, reason: str
+    con: duckdb.DuckDBPyConnection,
+    source_file: str,
+    retracted_by: str,
+    reason: str,
+    contract: Contract | None = None,
 ) -> dict[str, object]:
     """Take back a delivery: its rows, quarantine entries and standing registry entry, in one
     transaction, and queue its delivery date for rebuild.
@@ -846,6 +887,7 @@ def retract_delivery(
     corrected re-delivery. The other files of the same feed and date are read afresh by the
     next run: their rows may have been quarantined as duplicates of the retracted one.
     """
+    contract = contract or load_contract()
     if not retracted_by.strip() or not reason.strip():
         raise RetractError("say who retracts the delivery and why (--by, --reason)")
     standing = con.execute(
@@ -869,7 +911,7 @@ def retract_delivery(
     note = f"retracted by {retracted_by} on {now():%Y-%m-%d %H:%M}: {reason}"
     with transaction(con):
         rows = fetch_one(con, f"select count(*) from raw.{quote_ident(feed)} where _source_file = ?", [source_file])[0]
-        _forget_earlier_version(con, source_file)
+        _forget_earlier_version(con, source_file, contract)
         con.execute(
             "update raw.file_registry set status = 'retracted', note = concat_ws('; ', note, ?) "
             "where load_id = (select load_id from raw.file_registry where source_file = ? and status = 'replaced' "
@@ -877,7 +919,7 @@ def retract_delivery(
             [note, source_file],
         )
         for sibling in siblings:
-            _forget_earlier_version(con, sibling)
+            _forget_earlier_version(con, sibling, contract)
             con.execute(
                 "update raw.file_registry set note = concat_ws('; ', note, ?) where source_file = ? "
                 "and load_id = (select load_id from raw.file_registry where source_file = ? "
@@ -885,6 +927,7 @@ def retract_delivery(
                 [f"to be read again after {source_file} was retracted", sibling, sibling],
             )
         request_rebuild(con, [delivery_date], f"{source_file} retracted: {reason}")
+    sweep_raw_files(con)
     log.warning("retracted %s (%s rows): %s; read again next run: %s", source_file, rows, reason, siblings or "none")
     return {
         "retracted": source_file,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from datetime import date
@@ -21,6 +20,7 @@ import pytest
 from telco_mart import pipeline
 from telco_mart.cli import main
 from telco_mart.quality import QualityGateFailed
+from telco_mart.schema import copy_warehouse
 from tests.conftest import REPO_ROOT, SMALL_END
 
 DAY = "2026-01-04"
@@ -108,7 +108,7 @@ def telco_mart(args: list[str], warehouse: Path, data_dir: Path) -> subprocess.C
 
 def copy_of(warehouse: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(warehouse, copy)
+    copy_warehouse(warehouse, copy)
     return copy
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +13,9 @@ import pytest
 from telco_mart.quality import QualityGateFailed, run_raw_gate_on
 from telco_mart.quality.gate import GateOutcome, load_raw_suites
 from telco_mart.quality.results import Finding
+from telco_mart.schema import copy_warehouse
 from tests.browser import CHROMIUM, MISSING_REASON, REQUIRE_CHROMIUM, chromium
-from tests.conftest import FEED_COUNT, REPO_ROOT, SMALL_END, SMALL_START, ingest_landing, run_dbt
+from tests.conftest import FEED_COUNT, REPO_ROOT, SMALL_END, SMALL_START, add_raw_rows, ingest_landing, run_dbt
 
 MONTH_START, MONTH_END = dt.date(2026, 1, 1), dt.date(2026, 2, 1)  # a month, and the bills of Feb 1
 DEFECT_DAYS = [SMALL_START + dt.timedelta(days=n) for n in (1, 2, 3)]
@@ -215,17 +215,16 @@ def test_a_rerun_replaces_that_days_results(
 def tampered_warehouse(clean_warehouse: Path, tmp_path: Path) -> Iterator[Path]:
     """Rows that never went through ingestion: what only the gate's second line can catch."""
     warehouse = tmp_path / "tampered.duckdb"
-    shutil.copyfile(clean_warehouse, warehouse)
+    copy_warehouse(clean_warehouse, warehouse)
     with duckdb.connect(str(warehouse)) as con:
-        con.execute(
-            "insert into raw.usage_events select * replace ('fax' as event_type, -1.0 as charged_amount, "
-            "'E-TAMPERED' as event_id) from raw.usage_events where _delivery_date = ? limit 1",
-            [SMALL_END],
-        )
-        con.execute(
-            "insert into raw.usage_events select * from raw.usage_events where _delivery_date = ? "
-            "order by event_id desc limit 1",
-            [SMALL_END],
+        add_raw_rows(
+            con,
+            "usage_events",
+            "(select * replace ('fax' as event_type, -1.0 as charged_amount, 'E-TAMPERED' as event_id) "
+            "from raw.usage_events where _delivery_date = ? limit 1) "
+            "union all (select * from raw.usage_events where _delivery_date = ? order by event_id desc limit 1)",
+            [SMALL_END, SMALL_END],
+            SMALL_END,
         )
         con.execute(
             "update raw.cell_kpis_daily set call_setup_successes = call_setup_attempts + 1 "
@@ -297,7 +296,7 @@ def test_dq_results_is_no_dbt_model_and_survives_a_dbt_run(clean_warehouse: Path
     relations = {(n.get("schema"), n.get("alias") or n.get("name")) for n in manifest["nodes"].values()}
     assert ("marts", "dq_results") not in relations, "a dbt model would replace the gate's marts.dq_results"
     warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(clean_warehouse, warehouse)
+    copy_warehouse(clean_warehouse, warehouse)
     run_gate(warehouse, SMALL_END, tmp_path)
     before = dq_results(warehouse, "select count(*) from marts.dq_results")
     run_dbt(["run", "--select", "stg_crm__subscribers"], warehouse, tmp_path / "target")

@@ -26,6 +26,7 @@ from telco_mart.gate_settings import load_gate_config
 from telco_mart.ingest import ingest
 from telco_mart.quality import QualityConfigError, QualityGateFailed, run_raw_gate_on
 from telco_mart.quality.results import Finding
+from telco_mart.schema import copy_warehouse
 from tests.conftest import SMALL_END, SMALL_START
 
 DAY = SMALL_END
@@ -59,7 +60,7 @@ def deliver(
             writer.writeheader()
             writer.writerows(change(records))
     warehouse = work / "warehouse.duckdb"
-    shutil.copyfile(day_before, warehouse)
+    copy_warehouse(day_before, warehouse)
     with duckdb.connect(str(warehouse)) as con:
         ingest(con, landing, DAY, dates=[DAY], progress=lambda _: None)
     return warehouse

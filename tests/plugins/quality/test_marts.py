@@ -20,6 +20,7 @@ from telco_mart.gate_settings import QualityConfigError, expectations_dir
 from telco_mart.quality import QualityGateFailed, run_marts_gate_on, run_raw_gate_on
 from telco_mart.quality.gate import GateOutcome, load_output_suites, report_path
 from telco_mart.quality.results import Finding
+from telco_mart.schema import copy_warehouse
 from tests.conftest import REPO_ROOT, SMALL_END, run_dbt, writable_copy
 from tests.plugins.quality.findings import not_passed, query
 
@@ -279,7 +280,7 @@ def test_a_mart_drifting_from_its_contract_breaks_the_dbt_build(built_warehouse:
     assert drifted != sql
     model.write_text(drifted)
     warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(built_warehouse, warehouse)
+    copy_warehouse(built_warehouse, warehouse)
     with pytest.raises(AssertionError) as failed:
         run_dbt(["run", "--select", "kpi_coverage_region_daily"], warehouse, tmp_path / "target", project_dir=project)
     output = str(failed.value)

@@ -30,6 +30,7 @@ from telco_mart.quality.gate import load_raw_suites
 from telco_mart.quality.gx_runner import GxRunner
 from telco_mart.quality.raw import _volume, validate_feed
 from telco_mart.quality.results import Finding
+from telco_mart.schema import copy_warehouse
 
 START, LAST_RUN = dt.date(2026, 1, 1), dt.date(2026, 6, 1)  # bill runs on Feb 1 .. Jun 1
 VOLUME = "expect_column_values_to_be_between(volume_ratio)"
@@ -73,7 +74,7 @@ def deliver_last_run(before_last_run: Path, landing: Path, tmp_path: Path, rows_
         table = pq.read_table(bills)
         pq.write_table(table.slice(0, int(table.num_rows * rows_kept)), bills)
     warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(before_last_run, warehouse)
+    copy_warehouse(before_last_run, warehouse)
     with duckdb.connect(str(warehouse)) as con:
         ingest(con, delivered, LAST_RUN, dates=[LAST_RUN], progress=lambda _: None)
     return warehouse
