@@ -26,7 +26,7 @@ import duckdb
 
 from telco_mart.config import Settings
 from telco_mart.contract import Contract, Feed, load_contract
-from telco_mart.warehouse import LINEAGE_COLUMNS, connect, quote_ident, transaction
+from telco_mart.warehouse import LINEAGE_COLUMNS, connect, quote_ident, quote_literal, transaction
 
 SCHEMAS = ("raw", "staging", "intermediate", "marts")
 
@@ -195,10 +195,6 @@ def copy_warehouse(source: Path, target: Path, contract: Contract | None = None)
                 refresh_parquet_feed_view(con, feed)
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def store_raw_rows(
     con: duckdb.DuckDBPyConnection,
     feed: Feed,
@@ -228,7 +224,7 @@ def store_raw_rows(
     typed = [f"cast({quote_ident(c.name)} as {c.duckdb_type}) as {quote_ident(c.name)}" for c in feed.columns]
     typed += [f"cast({c} as {LINEAGE_COLUMNS[c]}) as {c}" for c in STORED_LINEAGE]
     (rows,) = con.execute(
-        f"copy (select {', '.join(typed)} from ({select_sql}) rows_to_store) to {_sql_text(str(path))} "
+        f"copy (select {', '.join(typed)} from ({select_sql}) rows_to_store) to {quote_literal(str(path))} "
         "(format parquet, compression zstd)",
         params,
     ).fetchone()
@@ -305,7 +301,7 @@ def parquet_feed_view(con: duckdb.DuckDBPyConnection, feed: Feed) -> str:
     held = set.union(*(set(cols.split(",")) for _, cols in files))
     differ = len({cols for _, cols in files}) > 1
     select = [c.name if c.name in held else f"cast(null as {c.duckdb_type}) as {c.name}" for c in feed.columns]
-    paths = ", ".join(_sql_text(str(root / path)) for path, _ in files)
+    paths = ", ".join(quote_literal(str(root / path)) for path, _ in files)
     return (
         f"select {', '.join([*select, *lineage])} from read_parquet([{paths}], hive_partitioning = true, "
         f"hive_types = {{'_delivery_date': date}}, union_by_name = {str(differ).lower()})"

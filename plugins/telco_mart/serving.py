@@ -46,7 +46,7 @@ from typing import Any
 import duckdb
 
 from telco_mart.config import Settings
-from telco_mart.warehouse import connect
+from telco_mart.warehouse import connect, quote_literal
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,6 @@ class ServedTable:
 def manifest_path(served: Path) -> Path:
     """The JSON beside the served file that says what it holds (``telco_mart.json``)."""
     return served.with_suffix(".json")
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _served_tables(con: duckdb.DuckDBPyConnection, exclude: tuple[str, ...]) -> list[str]:
@@ -106,8 +102,8 @@ def _write_copy(
     """
     with connect(settings=settings) as con:
         con.execute(
-            f"attach {_sql_string(str(target))} as {SERVED_ALIAS} "
-            f"(storage_version {_sql_string(settings.serving_storage_version)})"
+            f"attach {quote_literal(str(target))} as {SERVED_ALIAS} "
+            f"(storage_version {quote_literal(settings.serving_storage_version)})"
         )
         try:
             tables = _served_tables(con, settings.serving_exclude)

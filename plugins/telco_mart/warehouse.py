@@ -207,6 +207,12 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_literal(text: str) -> str:
+    """``text`` as a SQL string literal, any single quote in it doubled: file paths and values
+    from a contract or profile go into statements that take no parameters (COPY, views, DDL)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """One DuckDB transaction around the block: committed at its end, rolled back on error.

@@ -24,7 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from telco_mart.contract.operator_profile import FeedDialect
-from telco_mart.warehouse import fetch_one, quote_ident
+from telco_mart.warehouse import fetch_one, quote_ident, quote_literal
 
 INCOMING_TABLE = "_incoming"
 MALFORMED_TABLE = "_malformed"
@@ -194,7 +194,7 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, columns: list[str
     validate than CSV.
     """
     names = ", ".join(f'"{c}"' for c in columns)
-    location = "'" + str(path).replace("'", "''") + "'"
+    location = quote_literal(str(path))
     con.execute(
         f"create temp view {INCOMING_TABLE} as "
         f"select file_row_number + 1 as _line, {names} from read_parquet({location}, file_row_number = true)"

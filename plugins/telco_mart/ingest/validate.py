@@ -26,14 +26,10 @@ import datetime as dt
 
 from telco_mart.contract import Column, Feed
 from telco_mart.contract.operator_profile import ISO, FeedDialect
-from telco_mart.warehouse import quote_ident
+from telco_mart.warehouse import quote_ident, quote_literal
 
 #: The contract's own spelling: what a file is read with when no profile says otherwise.
 CONTRACT_DIALECT = FeedDialect(feed="")
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def is_text(staged_type: str) -> bool:
@@ -57,16 +53,16 @@ def _mapped(column: Column, text: str, dialect: FeedDialect) -> str:
     mapping = dialect.values.get(column.name)
     if not mapping:
         return text
-    whens = " ".join(f"when {_literal(k)} then {_literal(v)}" for k, v in mapping.items())
+    whens = " ".join(f"when {quote_literal(k)} then {quote_literal(v)}" for k, v in mapping.items())
     return f"(case {text} {whens} else {text} end)"
 
 
 def _number_text(ref: str, dialect: FeedDialect, *, decimal: bool) -> str:
     text = f"trim({ref})"
     if dialect.thousands_separator:
-        text = f"replace({text}, {_literal(dialect.thousands_separator)}, '')"
+        text = f"replace({text}, {quote_literal(dialect.thousands_separator)}, '')"
     if decimal and dialect.decimal_separator != ".":
-        text = f"replace({text}, {_literal(dialect.decimal_separator)}, '.')"
+        text = f"replace({text}, {quote_literal(dialect.decimal_separator)}, '.')"
     return f"nullif({text}, '')"
 
 
@@ -88,7 +84,7 @@ def _parse(text: str, formats: tuple[str, ...], sql_type: str) -> str:
         parts.append(f"try_cast({text} as {sql_type})")
     custom = [f for f in formats if f != ISO]
     if custom:
-        listed = ", ".join(_literal(f) for f in custom)
+        listed = ", ".join(quote_literal(f) for f in custom)
         parts.append(f"try_strptime({text}, [{listed}])")
     return parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
 
@@ -105,7 +101,7 @@ def _in_utc(naive: str, dialect: FeedDialect) -> str:
     """A naive timestamp read in the feed's zone, as UTC."""
     if dialect.is_utc:
         return naive
-    return f"timezone('UTC', timezone({_literal(dialect.time_zone)}, {naive}))"
+    return f"timezone('UTC', timezone({quote_literal(dialect.time_zone)}, {naive}))"
 
 
 def _timestamp_from_text(ref: str, dialect: FeedDialect) -> str:
@@ -135,8 +131,8 @@ def typed_expression(
             return _mapped(column, typed, d)
         return typed
     if column.type == "boolean":
-        spelled_true = ", ".join(_literal(v.lower()) for v in ("true", *d.true_values))
-        spelled_false = ", ".join(_literal(v.lower()) for v in ("false", *d.false_values))
+        spelled_true = ", ".join(quote_literal(v.lower()) for v in ("true", *d.true_values))
+        spelled_false = ", ".join(quote_literal(v.lower()) for v in ("false", *d.false_values))
         if not (d.true_values or d.false_values):
             return f"case lower(trim({ref})) when 'true' then true when 'false' then false end"
         return (
@@ -173,7 +169,7 @@ def normalisations(
     typed = typed_expression(column, staged_type, alias, d)
     out: list[tuple[str, str]] = []
     if column.values and d.values.get(column.name):
-        keys = ", ".join(_literal(k) for k in d.values[column.name])
+        keys = ", ".join(quote_literal(k) for k in d.values[column.name])
         value = _text(ref) if is_text(staged_type) else f"try_cast({ref} as varchar)"
         out.append((f"{value} in ({keys})", "value_map"))
     if not is_text(staged_type):
@@ -182,12 +178,12 @@ def normalisations(
         return out
     text = f"nullif(trim({ref}), '')"
     if column.type == "boolean" and (d.true_values or d.false_values):
-        extra = ", ".join(_literal(v.lower()) for v in (*d.true_values, *d.false_values))
+        extra = ", ".join(quote_literal(v.lower()) for v in (*d.true_values, *d.false_values))
         out.append((f"lower(trim({ref})) in ({extra})", "boolean"))
     if column.type in ("integer", "double") and d.thousands_separator:
-        out.append((f"{ref} like {_literal('%' + d.thousands_separator + '%')}", "thousands_separator"))
+        out.append((f"{ref} like {quote_literal('%' + d.thousands_separator + '%')}", "thousands_separator"))
     if column.type == "double" and d.decimal_separator != ".":
-        out.append((f"{ref} like {_literal('%' + d.decimal_separator + '%')}", "decimal_comma"))
+        out.append((f"{ref} like {quote_literal('%' + d.decimal_separator + '%')}", "decimal_comma"))
     if column.type == "date" and d.date_formats != (ISO,):
         iso = f"try_cast({text} as date) is null and " if ISO in d.date_formats else ""
         out.append((f"{iso}{typed} is not null", "date_format"))
@@ -204,7 +200,7 @@ def normalisations(
 
 def _window_literal(column: Column, value: dt.date) -> str:
     text = value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
-    return f"{column.duckdb_type} {_literal(text)}"
+    return f"{column.duckdb_type} {quote_literal(text)}"
 
 
 def value_checks(
@@ -238,7 +234,7 @@ def value_checks(
     if column.max is not None:
         checks.append((f"{typed} > {column.max}", f"out_of_range:{column.name}"))
     if column.values:
-        allowed = ", ".join(_literal(v) for v in column.values)
+        allowed = ", ".join(quote_literal(v) for v in column.values)
         checks.append((f"{typed} not in ({allowed})", f"invalid_value:{column.name}"))
     if column.type in ("date", "timestamp"):
         d = dialect or CONTRACT_DIALECT
@@ -268,7 +264,7 @@ def reasons_expression(feed: Feed, staged: dict[str, str], dialect: FeedDialect 
     ``concat_ws`` costs far less per row than a list.
     """
     parts = [
-        f"case when {condition} then {_literal(reason)} end"
+        f"case when {condition} then {quote_literal(reason)} end"
         for condition, reason in _value_conditions(feed, staged, dialect)
     ]
     return f"concat_ws('; ', {', '.join(parts)})" if parts else "''"
