@@ -1,6 +1,6 @@
 {#-
     on-run-start: on Spark, each raw source becomes a view over the folder that
-    telco_mart.spark_sources shared for it (`$TELCO_MART_SPARK_DIR/sources/<table>`), so
+    telco_mart.spark_engine shared for it (`$TELCO_MART_SPARK_DIR/sources/<table>`), so
     staging's source() reads the rows the DuckDB warehouse holds. Recreated every run (catalog
     entries only, no data moves): a feed's files change from one run to the next. On DuckDB the
     sources are the warehouse's own raw tables and views; nothing to do.

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
+import pytest
 import yaml
 
 from telco_mart.schema import raw_files_root_of
-from telco_mart.spark_sources import dbt_source_tables, share_sources_with_spark, spark_dir_of
+from telco_mart.spark_engine import attach_spark_marts, dbt_source_tables, share_sources_with_spark, spark_dir_of
 from tests.conftest import REPO_ROOT, writable_copy
 
 
@@ -49,3 +51,35 @@ def test_sharing_links_the_listed_files_and_copies_the_tables(defects_warehouse:
             for table, rows in shared.items():
                 files = f"{sources / table}/**/*.parquet"
                 assert reader.execute(f"select count(*) from read_parquet('{files}')").fetchone()[0] == rows, table
+
+
+def test_attached_marts_read_spark_files_in_contract_order_and_types(tmp_path: Path) -> None:
+    spark_dir = tmp_path / "warehouse.spark"
+    marts = spark_dir / "warehouse" / "marts.db"
+    partition = marts / "daily" / "date_day=2026-01-04"
+    partition.mkdir(parents=True)
+    (marts / "empty").mkdir()
+    contracts = {
+        # Spark keeps a partition column last; the contract puts it first
+        "daily": [("date_day", "date"), ("subscriber_id", "string"), ("amount", "double")],
+        "empty": [("subscriber_id", "string"), ("n", "integer")],
+    }
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute(f"copy (select 'S1' as subscriber_id, 1.5 as amount) to '{partition}/part-0.parquet'")
+        con.execute("create schema marts")
+        con.execute("create table marts.daily (date_day date, subscriber_id varchar, amount double)")
+        con.execute("create table marts.dq_results (x integer)")  # not a dbt mart: left alone
+
+        assert attach_spark_marts(con, spark_dir, contracts) == ["daily", "empty"]
+        assert con.execute("select * from marts.daily").fetchall() == [(date(2026, 1, 4), "S1", 1.5)]
+        assert con.execute("describe marts.empty").fetchall()[1][:2] == ("n", "INTEGER")
+        assert con.execute("select count(*) from marts.empty").fetchone() == (0,)
+        kinds = dict(
+            con.execute(
+                "select table_name, table_type from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        )
+        assert kinds == {"daily": "VIEW", "empty": "VIEW", "dq_results": "BASE TABLE"}
+
+        with pytest.raises(FileNotFoundError, match=r"marts\.missing"):
+            attach_spark_marts(con, spark_dir, {"missing": [("a", "string")]})

@@ -1,4 +1,7 @@
-"""What the dbt project reads on the Spark target: the warehouse's sources as Parquet files.
+"""The dbt project on Spark, with ingestion, the gates and publish staying on DuckDB.
+
+What Spark reads (the warehouse's sources, shared as Parquet files) and how DuckDB reads
+back what Spark built (the marts, as views over Spark's Parquet tables).
 
 Ingestion, the gates and publish stay on DuckDB (one implementation of the contact policy);
 on the Spark target only dbt runs on Spark, and it reads the same raw rows the DuckDB
@@ -12,6 +15,12 @@ warehouse holds. Each source table of the dbt project (``schema: raw`` in the st
 - any other source (small daily feeds, the outbox and catalog tables): the table's rows
   written as one Parquet file, replaced whole (written beside, then swapped in).
 
+The marts Spark builds are Parquet tables under ``<warehouse>.spark/warehouse/marts.db/``;
+:func:`attach_spark_marts` makes each ``marts.<table>`` of the DuckDB warehouse a view over
+its files, in the column order and types of the mart's contract, so the marts gate, the
+publish gate, publish and the served copy read them as they read DuckDB's own marts: the
+contact policy and publish stay one implementation.
+
 The dbt project's on-run-start on Spark (macro ``register_spark_sources``) makes
 ``raw.<table>`` a view over each folder, so staging's ``source()`` reads them unchanged.
 The folder beside the warehouse also holds Spark's own table storage (``warehouse/``) and its
@@ -21,6 +30,7 @@ catalog (``metastore_db/``): the dbt profile's ``spark`` target reads
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -96,3 +106,49 @@ def _swap_in(staged: Path, target: Path) -> None:
         target.rename(old)
     staged.rename(target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def mart_contracts(manifest: Path) -> dict[str, list[tuple[str, str]]]:
+    """Per mart table, its contract's columns and types in order, from a dbt manifest."""
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"]
+    return {
+        node["name"]: [(column["name"], column["data_type"]) for column in node["columns"].values()]
+        for node in nodes.values()
+        if node["resource_type"] == "model"
+        and node["schema"] == "marts"
+        and node["config"]["materialized"] != "ephemeral"
+    }
+
+
+def attach_spark_marts(
+    con: duckdb.DuckDBPyConnection, spark_dir: Path, contracts: dict[str, list[tuple[str, str]]]
+) -> list[str]:
+    """Make ``marts.<table>`` a view over Spark's files of that mart, for every mart in
+    ``contracts`` (:func:`mart_contracts`); a DuckDB-built table of the same name is dropped.
+    Returns the tables attached. A mart Spark has not built is an error, not an empty view."""
+    con.execute("create schema if not exists marts")
+    attached = []
+    for table, columns in sorted(contracts.items()):
+        folder = spark_dir / "warehouse" / "marts.db" / table
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"Spark has not built marts.{table} (no {folder}): run dbt on the spark target first"
+            )
+        kind = con.execute(
+            "select table_type from information_schema.tables where table_catalog = current_database() "
+            "and table_schema = 'marts' and table_name = ?",
+            [table],
+        ).fetchone()
+        if kind and kind[0] == "BASE TABLE":
+            con.execute(f"drop table marts.{quote_ident(table)}")
+        typed = ", ".join(
+            f"cast({quote_ident(name)} as {data_type}) as {quote_ident(name)}" for name, data_type in columns
+        )
+        if any(folder.rglob("*.parquet")):
+            files = quote_literal(f"{folder}/**/*.parquet")
+            source = f"read_parquet({files}, hive_partitioning = true, union_by_name = true)"
+        else:  # an empty table: Spark wrote no file
+            source = "(select " + ", ".join(f"null as {quote_ident(name)}" for name, _ in columns) + ") where false"
+        con.execute(f"create or replace view marts.{quote_ident(table)} as select {typed} from {source}")
+        attached.append(table)
+    return attached
