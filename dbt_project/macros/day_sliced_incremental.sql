@@ -35,7 +35,8 @@
         the first slice, inserts the others and swaps it in at the end, as dbt's table
         materialization does;
       - an incremental run, per slice, builds a temporary table and replaces those days in
-        the target (the adapter's delete+insert; schema changes as `on_schema_change` says).
+        the target (replace_periods_sql: delete+insert, or a partition overwrite on Spark;
+        schema changes as `on_schema_change` says).
     Everything runs in the model's one transaction: a failed slice leaves the table as it
     was. Each slice logs its days and time, so a long build shows its progress.
 
@@ -83,6 +84,29 @@
 {%- endmacro %}
 
 
+{% macro spark__day_slice_bound(name) -%}
+    {#- a Spark 4 session variable, declared for the session by declare_day_slice_bounds
+        (on-run-start) -#}
+    {%- set unset = {'first_day': '0001-01-01', 'last_day': '9999-12-31'}[name] -%}
+    coalesce(system.session.day_slice_{{ name }}, cast('{{ unset }}' as date))
+{%- endmacro %}
+
+
+{% macro declare_day_slice_bounds() -%}
+    {#- on-run-start: the session variables that day_slice_bound reads, where the engine
+        needs them declared before any statement names them (Spark); nothing on DuckDB -#}
+    {{ return(adapter.dispatch('declare_day_slice_bounds')()) }}
+{%- endmacro %}
+
+{% macro default__declare_day_slice_bounds() -%}
+{%- endmacro %}
+
+{% macro spark__declare_day_slice_bounds() -%}
+    {%- do run_query('declare or replace variable day_slice_first_day date default null') -%}
+    {%- do run_query('declare or replace variable day_slice_last_day date default null') -%}
+{%- endmacro %}
+
+
 {% macro set_day_slice_bounds(first_day=none, last_day=none) -%}
     {#- the statement that sets the bounds day_slice_bound reads on this connection; without
         days, unsets them -#}
@@ -99,6 +123,15 @@
     {%- else -%}
         set variable day_slice_first_day = cast('{{ first_day }}' as date);
         set variable day_slice_last_day = cast('{{ last_day }}' as date)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro spark__set_day_slice_bounds(first_day, last_day) -%}
+    {%- if first_day is none -%}
+        set var (day_slice_first_day, day_slice_last_day) = (select cast(null as date), cast(null as date))
+    {%- else -%}
+        set var (day_slice_first_day, day_slice_last_day) = (select cast('{{ first_day }}' as date), cast('{{ last_day }}' as date))
     {%- endif -%}
 {%- endmacro %}
 
@@ -182,7 +215,7 @@
                     or adapter.get_columns_in_relation(existing_relation) -%}
             {%- endif -%}
             {%- call statement('main') -%}
-                {{ get_delete_insert_merge_sql(target_relation, temp_relation, unique_key, state.dest_columns, none) }}
+                {{ replace_periods_sql(target_relation, temp_relation, unique_key, state.dest_columns) }}
             {%- endcall -%}
             {%- do adapter.drop_relation(temp_relation) -%}
         {%- endif -%}

@@ -14,7 +14,8 @@
 {%- endmacro %}
 
 {% macro spark__unit_interval_hash(text_expression) -%}
-    cast(conv(substr(md5({{ text_expression }}), 1, 8), 16, 10) as bigint) / 4294967296.0
+    {#- a double divisor: Spark reads 4294967296.0 as a decimal and divides to 12 digits -#}
+    cast(conv(substr(md5({{ text_expression }}), 1, 8), 16, 10) as bigint) / cast(4294967296 as double)
 {%- endmacro %}
 
 {% macro bigquery__unit_interval_hash(text_expression) -%}

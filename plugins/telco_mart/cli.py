@@ -529,6 +529,31 @@ def init() -> int:
     return 0
 
 
+@app.command(
+    "spark-sources",
+    epilog=examples(
+        "telco-mart spark-sources",
+        "TELCO_MART_SPARK_DIR=data/warehouse.spark dbt build --target spark --project-dir dbt_project "
+        "--profiles-dir dbt_project",
+    ),
+)
+def spark_sources() -> int:
+    """Share the warehouse's raw sources with the dbt project's Spark target (docs/spark.md):
+    links to the Parquet-stored feeds' files, a Parquet copy of every other source table, in
+    `<warehouse>.spark/sources/`. Run after ingestion, before `dbt ... --target spark`."""
+    from telco_mart.spark_engine import share_sources_with_spark, spark_dir_of
+    from telco_mart.warehouse import connect
+
+    config = settings()
+    spark_dir = spark_dir_of(config.warehouse_path)
+    with connect(read_only=True, settings=config) as con:
+        shared = share_sources_with_spark(con, spark_dir)
+    for table, rows in shared.items():
+        typer.echo(f"{table:<30} {rows:>12,} rows")
+    typer.echo(f"shared in {spark_dir / 'sources'}; for dbt: TELCO_MART_SPARK_DIR={spark_dir}")
+    return 0
+
+
 By = Annotated[str, typer.Option("--by", help="Who decides this (recorded).")]
 Reason = Annotated[str, typer.Option("--reason", help="Why (recorded).")]
 

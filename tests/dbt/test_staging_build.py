@@ -107,7 +107,7 @@ def test_a_batch_run_tests_the_batch_and_a_full_test_tests_everything(built_ware
             return str(failed)
 
     batch = {"batch_start_date": last_day, "batch_end_date": last_day, "run_date": last_day}
-    assert "PASS=1" in unique_test(batch)
+    assert "PASS unique_stg_mediation__usage_events_event_id" in unique_test(batch)
     first = {"batch_start_date": first_day, "batch_end_date": first_day, "run_date": first_day}
     failed = "FAIL 1 unique_stg_mediation__usage_events_event_id"
     assert failed in unique_test(first)

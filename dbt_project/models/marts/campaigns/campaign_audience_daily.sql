@@ -313,8 +313,9 @@ plan_terms as (
         *,
         case
             when plan_term_months > 0 and activation_date is not null
+                -- parenthesised: dbt-spark's month datediff is a sum of two terms
                 then cast(floor(
-                    {{ dbt.datediff('activation_date', 'decision_date', 'month') }} / plan_term_months
+                    ({{ dbt.datediff('activation_date', 'decision_date', 'month') }}) / plan_term_months
                 ) as {{ dbt.type_int() }}) * plan_term_months
         end as months_to_last_term_start
     from joined

@@ -1,8 +1,6 @@
+{{ config(replace_periods_config('decision_date')) }}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='decision_date',
         pre_hook="{{ clear_undecided_day() }}",
         on_schema_change='append_new_columns',
         full_refresh=false
@@ -162,7 +160,7 @@ campaign_reason_codes as (
     -- list per group cannot spill, and ran out of memory at 10 million subscribers)
     select
         campaign_id,
-        {{ dbt.listagg('reason_code', "'|'", 'order by rule_number') }} as eligibility_reason_codes
+        {{ ordered_listagg('reason_code', "'|'", 'rule_number') }} as eligibility_reason_codes
     from active_rules
     group by campaign_id
 

@@ -1,8 +1,6 @@
+{{ config(replace_periods_config('decision_date')) }}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='decision_date',
         pre_hook="{{ clear_undecided_day() }}",
         on_schema_change='fail'
     )

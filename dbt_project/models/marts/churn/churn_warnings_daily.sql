@@ -1,8 +1,6 @@
+{{ config(replace_periods_config('date_day')) }}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='date_day',
         on_schema_change='append_new_columns'
     )
 }}

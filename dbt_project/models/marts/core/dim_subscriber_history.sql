@@ -1,8 +1,6 @@
+{{ config(replace_periods_config('subscriber_id', partitioned=false)) }}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='subscriber_id',
         on_schema_change='append_new_columns'
     )
 }}

@@ -1,8 +1,6 @@
+{{ config(replace_periods_config('month_start_date')) }}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='month_start_date',
         on_schema_change='append_new_columns'
     )
 }}

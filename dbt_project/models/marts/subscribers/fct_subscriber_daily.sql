@@ -1,3 +1,4 @@
+{{ config(partition_by_period_config('date_day')) }}
 {{
     config(
         materialized='day_sliced_incremental',

@@ -1,8 +1,6 @@
+{{ config(replace_periods_config('month_start_date')) }}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='month_start_date',
         on_schema_change='append_new_columns'
     )
 }}
@@ -342,7 +340,7 @@ derived as (
     select
         *,
         -- completed months in network at the month end
-        {{ dbt.datediff('activation_date', 'month_end_date', 'month') }}
+        ({{ dbt.datediff('activation_date', 'month_end_date', 'month') }})
             - case
                 when extract(day from month_end_date) < extract(day from activation_date) then 1
                 else 0
