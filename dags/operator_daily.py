@@ -11,7 +11,7 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
 from telco_mart.config import Settings
-from telco_mart.orchestration import dbt_batch_from_ingest, dbt_task_group, refuse_without_retry
+from telco_mart.orchestration import dbt_batch_from_ingest, dbt_task_group, duckdb_staging_views, refuse_without_retry
 from telco_mart.refusals import CatalogError, PublishError, QualityGateFailed, RunDateRefused, WarehouseMissing
 from telco_mart.runtime import WAREHOUSE_POOL
 
@@ -147,12 +147,32 @@ def operator_daily() -> None:
 
         return serve_snapshot(logical_date.date(), run_id=run_id)
 
+    @task(pool=WAREHOUSE_POOL)
+    def share_spark_sources() -> dict:
+        """Spark engine: the raw sources as Parquet beside the warehouse, for dbt on Spark."""
+        from telco_mart.pipeline import run_share_spark_sources
+
+        return run_share_spark_sources()
+
+    @task(pool=WAREHOUSE_POOL)
+    def attach_spark_marts() -> list:
+        """Spark engine: the marts Spark built, as DuckDB views, for the gates, publish and serve."""
+        from telco_mart.pipeline import run_attach_spark_marts
+
+        return run_attach_spark_marts()
+
     ingested = ingest()
     deliveries() >> campaign_catalog() >> ingested
-    transform = dbt_task_group("dbt", dbt_batch_from_ingest("ingest"), SETTINGS)
+    batch = dbt_batch_from_ingest("ingest")
+    transform = dbt_task_group("dbt", batch, SETTINGS)
+    if SETTINGS.engine == "spark":
+        # dbt on Spark; ingestion, the gates and publish on DuckDB (docs/spark.md)
+        transform = [duckdb_staging_views(batch, SETTINGS), share_spark_sources(), transform, attach_spark_marts()]
+    else:
+        transform = [transform]
     chain(
         quality_gate_raw(ingested),
-        transform,
+        *transform,
         quality_gate_marts(ingested),
         quality_gate_publish(),
         publish(),

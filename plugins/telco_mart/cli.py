@@ -541,11 +541,11 @@ def spark_sources() -> int:
     """Share the warehouse's raw sources with the dbt project's Spark target (docs/spark.md):
     links to the Parquet-stored feeds' files, a Parquet copy of every other source table, in
     `<warehouse>.spark/sources/`. Run after ingestion, before `dbt ... --target spark`."""
-    from telco_mart.spark_engine import share_sources_with_spark, spark_dir_of
+    from telco_mart.spark_engine import share_sources_with_spark
     from telco_mart.warehouse import connect
 
     config = settings()
-    spark_dir = spark_dir_of(config.warehouse_path)
+    spark_dir = config.spark_dir
     with connect(read_only=True, settings=config) as con:
         shared = share_sources_with_spark(con, spark_dir)
     for table, rows in shared.items():

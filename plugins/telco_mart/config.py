@@ -31,6 +31,7 @@ is opened or written.
 | TELCO_MART_SERVING_PATH | `$TELCO_MART_DATA_DIR/serving/telco_mart.duckdb` | the copy of the marts BI opens |
 | TELCO_MART_SERVING_STORAGE_VERSION | `v1.0.0` | its DuckDB storage version: the oldest DuckDB to open it |
 | TELCO_MART_SERVING_EXCLUDE | `campaign_targets_daily,dim_subscriber` | marts not served (personal data) |
+| TELCO_MART_ENGINE | `duckdb` | where dbt builds: `duckdb`, or `spark` (the profile's spark target; docs/spark.md) |
 
 Each run's dbt batch (the delivery dates it rebuilds, the day it decides campaigns for) is not
 a setting: the DAG and the benchmark pass it per run as TELCO_MART_BATCH_START_DATE,
@@ -45,7 +46,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -125,6 +126,7 @@ class EnvironmentSettings(BaseSettings):
     serving_exclude: Annotated[tuple[str, ...], NoDecode] = Field(
         SERVING_EXCLUDE, **_accepts("mart names separated by commas")
     )
+    engine: Literal["duckdb", "spark"] = Field("duckdb", **_accepts("duckdb or spark"))
 
     @field_validator("serving_exclude", mode="before")
     @classmethod
@@ -188,6 +190,9 @@ class Settings:
     serving_path: Path = REPO_ROOT / "data" / "serving" / "telco_mart.duckdb"
     serving_storage_version: str = "v1.0.0"
     serving_exclude: tuple[str, ...] = SERVING_EXCLUDE
+    #: where dbt builds: the DuckDB warehouse, or Spark (docs/spark.md); ingestion, the gates
+    #: and publish run on DuckDB either way
+    engine: str = "duckdb"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -210,9 +215,27 @@ class Settings:
         second each in every daily build. The daily run leaves them out unless
         TELCO_MART_DBT_UNIT_TESTS is true; the data tests still run.
         """
-        return {"TELCO_MART_WAREHOUSE": str(self.warehouse_path)} | (
-            {} if self.dbt_unit_tests else {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"}
+        return (
+            {"TELCO_MART_WAREHOUSE": str(self.warehouse_path)}
+            | ({} if self.dbt_unit_tests else {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"})
+            | ({"TELCO_MART_SPARK_DIR": str(self.spark_dir)} if self.engine == "spark" else {})
         )
+
+    @property
+    def dbt_target(self) -> str:
+        """The dbt profile's target for the engine (dbt_project/profiles.yml)."""
+        return "spark" if self.engine == "spark" else "dev"
+
+    @property
+    def spark_dir(self) -> Path:
+        return spark_dir_of(self.warehouse_path)
+
+
+def spark_dir_of(warehouse: Path) -> Path:
+    """``warehouse.duckdb`` -> ``warehouse.spark/``: the Spark target's side of that warehouse
+    (shared sources, Spark's tables, its catalog), beside it as its raw folder is."""
+    warehouse = warehouse.resolve()
+    return warehouse.with_name(warehouse.stem + ".spark")
 
 
 def environment_variable(field: str) -> str:

@@ -48,13 +48,16 @@ from cosmos import (
     RenderConfig,
 )
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
-from cosmos.operators.local import DbtBuildLocalOperator, DbtTestLocalOperator
+from cosmos.operators.local import DbtBuildLocalOperator, DbtRunLocalOperator, DbtTestLocalOperator
 
 from telco_mart.config import Settings, dbt_batch_environment
 from telco_mart.runtime import WAREHOUSE_POOL
 
 PROFILE_NAME = "telco_mart"
-TARGET_NAME = "dev"
+#: the DuckDB target: the warehouse's own (Settings.dbt_target names the engine's)
+DUCKDB_TARGET_NAME = "dev"
+#: the task that builds DuckDB's staging views when dbt builds on Spark
+DUCKDB_STAGING_TASK_ID = "duckdb_staging_views"
 #: dbt's selector for the tests that span two models; they run together in one task.
 RELATIONSHIP_TESTS = "test_name:relationships"
 RELATIONSHIP_TESTS_TASK_ID = "relationship_tests"
@@ -96,7 +99,7 @@ def dbt_task_group(
     env = task_dbt_environment(settings) | batch_env
     profile_config = ProfileConfig(
         profile_name=PROFILE_NAME,
-        target_name=TARGET_NAME,
+        target_name=settings.dbt_target,
         profiles_yml_filepath=project_dir / "profiles.yml",
     )
     common_args: dict[str, Any] = {
@@ -171,6 +174,33 @@ def dbt_task_group(
     staging >> first_models
     models >> relationship_tests
     return group
+
+
+def duckdb_staging_views(batch_env: dict[str, str], settings: Settings | None = None) -> DbtRunLocalOperator:
+    """When dbt builds on Spark: the staging views on DuckDB too. The marts gate, the publish
+    gate and publish run on DuckDB and read three staging views (cell KPIs, usage events, the
+    campaign catalog) besides the marts; views only, so seconds (docs/spark.md)."""
+    settings = settings or Settings.from_env()
+    project_dir: Path = settings.dbt_project_dir
+    return DbtRunLocalOperator(
+        task_id=DUCKDB_STAGING_TASK_ID,
+        doc_md=duckdb_staging_views.__doc__,
+        project_dir=str(project_dir),
+        manifest_filepath=str(project_dir / "target" / "manifest.json"),
+        profile_config=ProfileConfig(
+            profile_name=PROFILE_NAME,
+            target_name=DUCKDB_TARGET_NAME,
+            profiles_yml_filepath=project_dir / "profiles.yml",
+        ),
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        install_deps=False,
+        env=task_dbt_environment(settings) | batch_env,
+        select=STAGING,
+        emit_datasets=False,
+        pool=WAREHOUSE_POOL,
+        pre_execute=before_dbt,
+        post_execute=after_dbt,
+    )
 
 
 def describe_model_tasks(group: DbtTaskGroup, nodes: dict[str, dict]) -> None:

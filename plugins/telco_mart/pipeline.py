@@ -304,3 +304,29 @@ def run_publish(run_date: date, run_id: str | None = None, settings: Settings | 
     from telco_mart.campaigns.publish import publish_day
 
     return publish_day(run_date, run_id=run_id, settings=settings)
+
+
+def run_share_spark_sources(settings: Settings | None = None) -> dict[str, int]:
+    """On the Spark engine, before dbt: the raw sources as Parquet for Spark (telco_mart.spark_engine)."""
+    from telco_mart.spark_engine import share_sources_with_spark
+
+    settings = settings or Settings.from_env()
+    # not read-only: in one process (`airflow dags test`) dbt-duckdb may still hold the file
+    # open for writing, and DuckDB refuses a second connection with another configuration
+    with connect(settings=settings) as con:
+        shared = share_sources_with_spark(con, settings.spark_dir)
+    log.info("shared %d source tables with Spark in %s", len(shared), settings.spark_dir / "sources")
+    return shared
+
+
+def run_attach_spark_marts(settings: Settings | None = None) -> list[str]:
+    """On the Spark engine, after dbt: the marts Spark built, as views of the DuckDB warehouse,
+    for the marts gate, the publish gate, publish and the served copy."""
+    from telco_mart.spark_engine import attach_spark_marts, mart_contracts
+
+    settings = settings or Settings.from_env()
+    contracts = mart_contracts(settings.dbt_project_dir / "target" / "manifest.json")
+    with connect(settings=settings) as con:
+        attached = attach_spark_marts(con, settings.spark_dir, contracts)
+    log.info("attached %d marts built by Spark from %s", len(attached), settings.spark_dir / "warehouse")
+    return attached

@@ -45,12 +45,6 @@ from telco_mart.warehouse import quote_ident, quote_literal
 STAGING_MODELS = REPO_ROOT / "dbt_project" / "models" / "staging"
 
 
-def spark_dir_of(warehouse: Path) -> Path:
-    """``warehouse.duckdb`` -> ``warehouse.spark/``: Spark's side of that warehouse."""
-    warehouse = warehouse.resolve()
-    return warehouse.with_name(warehouse.stem + ".spark")
-
-
 def dbt_source_tables(staging_models: Path = STAGING_MODELS) -> list[str]:
     """The raw tables the dbt project reads, from its sources files: the one list of them."""
     tables: set[str] = set()

@@ -208,3 +208,31 @@ def test_freezing_the_start_up_heap_keeps_it_out_of_collections() -> None:
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+def test_on_the_spark_engine_dbt_builds_on_spark_between_duckdb_steps(tmp_path: Path) -> None:
+    """TELCO_MART_ENGINE=spark: the same dbt task group on the spark target, with DuckDB's
+    staging views and the shared sources before it and Spark's marts attached after it, all
+    between the raw gate and the marts gate (docs/spark.md)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TELCO_MART_DATA_DIR", str(tmp_path))
+    mp.setenv("TELCO_MART_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    mp.setenv("TELCO_MART_ENGINE", "spark")
+    try:
+        bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
+    finally:
+        mp.undo()
+    assert bag.import_errors == {}
+    dag = bag.dags["operator_daily"]
+    order = ["quality_gate_raw", "duckdb_staging_views", "share_spark_sources", "dbt.staging"]
+    for before, after in zip(order, order[1:], strict=False):
+        assert after in dag.get_task(before).downstream_task_ids, (before, after)
+    assert "attach_spark_marts" in dag.get_task("dbt.relationship_tests").downstream_task_ids
+    assert dag.get_task("attach_spark_marts").downstream_task_ids == {"quality_gate_marts"}
+    dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.") and hasattr(t, "env")]
+    assert len(dbt_tasks) > 25
+    for task in dbt_tasks:
+        assert task.profile_config.target_name == "spark", task.task_id
+        assert task.env["TELCO_MART_SPARK_DIR"] == str(tmp_path / "warehouse.spark"), task.task_id
+    assert dag.get_task("duckdb_staging_views").profile_config.target_name == "dev"
+    assert list(tmp_path.iterdir()) == [], "importing the DAG file did work: it created files"

@@ -26,7 +26,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from telco_mart.spark_engine import attach_spark_marts, mart_contracts, share_sources_with_spark, spark_dir_of
+from telco_mart.config import spark_dir_of
+from telco_mart.spark_engine import attach_spark_marts, mart_contracts, share_sources_with_spark
 from telco_mart.warehouse import connect
 from tests.conftest import SMALL_END, run_dbt
 from tests.e2e.world import World

@@ -9,8 +9,9 @@ import duckdb
 import pytest
 import yaml
 
+from telco_mart.config import spark_dir_of
 from telco_mart.schema import raw_files_root_of
-from telco_mart.spark_engine import attach_spark_marts, dbt_source_tables, share_sources_with_spark, spark_dir_of
+from telco_mart.spark_engine import attach_spark_marts, dbt_source_tables, share_sources_with_spark
 from tests.conftest import REPO_ROOT, writable_copy
 
 
