@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -225,7 +226,7 @@ def test_on_the_spark_engine_dbt_builds_on_spark_between_duckdb_steps(tmp_path: 
     assert bag.import_errors == {}
     dag = bag.dags["operator_daily"]
     order = ["quality_gate_raw", "duckdb_staging_views", "share_spark_sources", "dbt.staging"]
-    for before, after in zip(order, order[1:], strict=False):
+    for before, after in pairwise(order):
         assert after in dag.get_task(before).downstream_task_ids, (before, after)
     assert "attach_spark_marts" in dag.get_task("dbt.relationship_tests").downstream_task_ids
     assert dag.get_task("attach_spark_marts").downstream_task_ids == {"quality_gate_marts"}
