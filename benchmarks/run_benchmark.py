@@ -189,6 +189,7 @@ class Bench:
             TELCO_MART_DBT_PROJECT_DIR=str(self.source_root / "dbt_project"),
             TELCO_MART_EXPECTATIONS_DIR=str(self.source_root / "expectations"),
         )
+        env["TELCO_MART_ENGINE"] = self.args.engine
         if self.args.threads:
             env["TELCO_MART_DUCKDB_THREADS"] = str(self.args.threads)
         if self.args.memory_limit:
@@ -291,15 +292,25 @@ class Bench:
         )
 
     def relation_rows(self, relations: list[str]) -> int:
-        """Rows held by the tables among dbt's relations (views hold none of their own)."""
+        """Rows held by the tables among dbt's relations (views hold none of their own). On the
+        Spark engine the marts are DuckDB views over Spark's files and count; Spark's other
+        tables (intermediate) are not in DuckDB and do not. A relation is matched by its schema
+        and name (dbt names it `"db"."schema"."name"` on DuckDB, `schema`.`name` on Spark)."""
         tables = {
-            f'"{db}"."{schema}"."{name}"'
-            for db, schema, name in self.query(
-                "select table_catalog, table_schema, table_name from information_schema.tables "
-                "where table_type = 'BASE TABLE'"
+            (schema, name)
+            for schema, name in self.query(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_catalog = current_database() "
+                "and (table_type = 'BASE TABLE' or (table_schema = 'marts' and ?))",
+                [self.args.engine == "spark"],
             )
         }
-        return sum(self.query(f"select count(*) from {rel}")[0][0] for rel in relations if rel in tables)
+        parts = [tuple(part.strip('"`') for part in rel.split("."))[-2:] for rel in relations]
+        return sum(
+            self.query(f'select count(*) from "{schema}"."{name}"')[0][0]
+            for schema, name in parts
+            if (schema, name) in tables
+        )
 
     # -- the pipeline's runs -----------------------------------------------------------------
     def pipeline_run(self, run: str, day: date, k: int | None, dates: list[date] | None = None) -> dict[str, Any]:
@@ -614,7 +625,13 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"subscriber-day, history {cfg['history_days']} days ({cfg['history_start']} .. {cfg['history_end']}), "
         f"incremental days {cfg['incremental_days']}, catch-up `{cfg['catch_up']}`",
         f"- DuckDB threads {cfg['duckdb_threads']}, memory limit {cfg['duckdb_memory_limit']}, dbt threads "
-        f"{cfg['dbt_threads']}, `dbt {cfg['dbt_command']}`",
+        f"{cfg['dbt_threads']}, `dbt {cfg['dbt_command']}`"
+        + (
+            ", **dbt on Spark** (local, session mode; the dbt step includes DuckDB's staging views, sharing the "
+            "sources and attaching the marts; CPU and RSS are the Python process's, not Spark's JVM)"
+            if cfg.get("engine") == "spark"
+            else ""
+        ),
         f"- code: {cfg['code']}; started {doc['started_at']}, took {doc['elapsed_s']:,.0f} s",
         "",
         "Each step ran in a fresh child process: wall, CPU (user+sys) and peak RSS are that process's "
@@ -737,6 +754,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="worktree",
         help="code to measure: 'worktree' (the checkout as it is) or a git revision, exported with "
         "`git archive` into the work folder (steady figures while others edit the checkout)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="where dbt builds (TELCO_MART_ENGINE; spark: local Spark in session mode, docs/spark.md)",
     )
     parser.add_argument("--threads", type=int, help="DuckDB threads (default: TELCO_MART_DUCKDB_THREADS or cores)")
     parser.add_argument("--memory-limit", help="DuckDB memory limit (default: TELCO_MART_DUCKDB_MEMORY_LIMIT or 8GB)")
@@ -909,6 +932,7 @@ def main(argv: list[str] | None = None) -> int:
             "duckdb_memory_limit": bench.env.get("TELCO_MART_DUCKDB_MEMORY_LIMIT", "8GB"),
             "dbt_threads": bench.env.get("DBT_THREADS", "2"),
             "dbt_command": args.dbt_command,
+            "engine": args.engine,
             "dbt_execution": "one `dbt build` per run through dbt's in-process runner (dbtRunner), dbt threads; "
             "the DAG itself runs Cosmos LOCAL mode: one task for staging, a task per other model, one for the "
             "relationships tests",

@@ -294,8 +294,9 @@ def step_dbt(params: dict[str, Any]) -> dict[str, Any]:
 
     from telco_mart.config import Settings, dbt_batch_environment
 
+    settings = Settings.from_env()
     batch_environment = dbt_batch_environment(params["batch"])
-    os.environ.update(Settings.from_env().dbt_environment() | batch_environment)
+    os.environ.update(settings.dbt_environment() | batch_environment)
 
     project = SOURCE_ROOT / "dbt_project"
     target = Path(params["target_dir"])
@@ -311,8 +312,31 @@ def step_dbt(params: dict[str, Any]) -> dict[str, Any]:
         str(target / "logs"),
         *params.get("selection", []),
     ]
+    on_spark = settings.engine == "spark"
+    if on_spark:
+        # as the DAG does on Spark (docs/spark.md): DuckDB's staging views and the shared
+        # sources before dbt, Spark's marts attached after it; all inside this step's figures
+        from telco_mart.pipeline import run_share_spark_sources
+
+        staging = dbtRunner().invoke(
+            ["run", *args[1:9], "--target", "dev", "--select", "path:models/staging", "--no-write-json"]
+        )
+        if not staging.success:
+            return {"status": "failed", "error": f"DuckDB staging views: {staging.exception}", "rows_in": None}
+        run_share_spark_sources(settings)
+        args += ["--target", "spark"]
     print(" ".join(f"{k}={v}" for k, v in batch_environment.items()) + " dbt " + " ".join(args), flush=True)
     outcome = dbtRunner().invoke(args)
+    if on_spark and outcome.success:
+        from telco_mart.spark_engine import attach_spark_marts, mart_contracts
+        from telco_mart.warehouse import connect
+
+        built = {result.node.name for result in outcome.result.results if result.node.resource_type == "model"}
+        contracts = {
+            name: columns for name, columns in mart_contracts(target / "manifest.json").items() if name in built
+        }
+        with connect(settings=settings) as con:
+            attach_spark_marts(con, settings.spark_dir, contracts)
     run_results = target / "run_results.json"
     summary = summarise_run_results(run_results) if run_results.exists() else {}
     status = "ok" if outcome.success else "failed"
