@@ -301,6 +301,16 @@ def dag_environment(landing: Path, home: Path, data: Path, **settings: str) -> d
     return environment
 
 
+def run_first_day(landing: Path, work: Path, **settings: str) -> dict[str, str]:
+    """A fresh Airflow home and warehouse under ``work`` with ``settings``; the DAG's first run,
+    for SMALL_END, takes in all history (`airflow dags test`). Returns the run's environment."""
+    (work / "airflow_home").mkdir()
+    (work / "data").mkdir()
+    env = dag_environment(landing, work / "airflow_home", work / "data", **settings)
+    airflow(env, "dags", "test", "operator_daily", SMALL_END.isoformat())
+    return env
+
+
 def airflow_test_environment(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """:func:`dag_environment` in fresh temporary folders."""
     return dag_environment(landing, tmp_path_factory.mktemp("airflow_home"), tmp_path_factory.mktemp("data"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import SMALL_END, airflow, dag_environment, generate_small_world, table_checksums
+from tests.conftest import SMALL_END, generate_small_world, run_first_day, table_checksums
 from tests.e2e.test_operator_daily_e2e import outbox_day
 
 pytestmark = pytest.mark.e2e
@@ -19,21 +19,16 @@ pytestmark = pytest.mark.e2e
 DIALECT = "example_operator"
 
 
-def run_world(landing: Path, work: Path, profile: str) -> dict[str, str]:
-    """A fresh Airflow home and warehouse; the DAG's first run for SMALL_END takes in all history."""
-    (work / "airflow_home").mkdir()
-    (work / "data").mkdir()
-    env = dag_environment(landing, work / "airflow_home", work / "data", TELCO_MART_OPERATOR_PROFILE=profile)
-    airflow(env, "dags", "test", "operator_daily", SMALL_END.isoformat())
-    return env
-
-
 @pytest.fixture(scope="module")
 def runs(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
     dialect_landing = generate_small_world(tmp_path_factory.mktemp("landing_dialect"), DIALECT)
     return {
-        "default": run_world(small_landing, tmp_path_factory.mktemp("run_default"), "default"),
-        "dialect": run_world(dialect_landing, tmp_path_factory.mktemp("run_dialect"), DIALECT),
+        "default": run_first_day(
+            small_landing, tmp_path_factory.mktemp("run_default"), TELCO_MART_OPERATOR_PROFILE="default"
+        ),
+        "dialect": run_first_day(
+            dialect_landing, tmp_path_factory.mktemp("run_dialect"), TELCO_MART_OPERATOR_PROFILE=DIALECT
+        ),
     }
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import SMALL_END, airflow, dag_environment
+from tests.conftest import SMALL_END, run_first_day
 from tests.dbt.test_spark_parity import REQUIRE_SPARK
 from tests.e2e.test_operator_daily_e2e import assert_published_day_reconciles, outbox_day
 
@@ -26,18 +26,10 @@ pytestmark = [
 ]
 
 
-def run_world(landing: Path, work: Path, engine: str) -> dict[str, str]:
-    (work / "airflow_home").mkdir()
-    (work / "data").mkdir()
-    env = dag_environment(landing, work / "airflow_home", work / "data", TELCO_MART_ENGINE=engine)
-    airflow(env, "dags", "test", "operator_daily", SMALL_END.isoformat())
-    return env
-
-
 @pytest.fixture(scope="module")
 def runs(small_landing: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
     return {
-        engine: run_world(small_landing, tmp_path_factory.mktemp(f"run_{engine}"), engine)
+        engine: run_first_day(small_landing, tmp_path_factory.mktemp(f"run_{engine}"), TELCO_MART_ENGINE=engine)
         for engine in ("duckdb", "spark")
     }
 
