@@ -117,7 +117,14 @@ def add_raw_rows(con: duckdb.DuckDBPyConnection, feed: str, select_sql: str, par
     contract_feed = load_contract().feed(feed)
     if contract_feed.storage == "parquet":
         store_raw_rows(
-            con, contract_feed, select_sql, params, delivery_date=day, source_file="tampered", load_id="tampered"
+            con,
+            contract_feed,
+            select_sql,
+            params,
+            delivery_date=day,
+            source_file="tampered",
+            load_id="tampered",
+            keys_proven=None,  # nothing checked them
         )
     else:
         con.execute(f"insert into raw.{feed} by name {select_sql}", params)

@@ -137,6 +137,8 @@ def ensure_registry_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"alter table raw.file_registry add column if not exists {column} {definition}")
     con.execute(QUARANTINE_DDL)
     con.execute(STORED_FILES_DDL)
+    for column, definition in STORED_FILES_ADDED_COLUMNS.items():
+        con.execute(f"alter table raw.stored_files add column if not exists {column} {definition}")
 
 
 # ----- raw feeds kept as Parquet files (contract ``storage: parquet``; telco_mart.ingest)
@@ -152,9 +154,21 @@ create table if not exists raw.stored_files (
     file_size bigint not null,
     checksum_sha256 varchar not null,
     columns varchar not null,         -- the contract columns the file holds, comma-separated
-    stored_at timestamp not null
+    stored_at timestamp not null,
+    keys_proven boolean               -- see STORED_FILES_ADDED_COLUMNS
 )
 """
+
+#: Columns ``raw.stored_files`` gained after its first release: added to an existing warehouse.
+STORED_FILES_ADDED_COLUMNS = {
+    # true: the feed key of every row of this file was proven unique in its partition when the
+    # file was listed (ingest's duplicate-key check ran against the partition's other files;
+    # each later file is checked against this one), so the partition's keys are unique while
+    # all its files are true; staging's key test relies on it instead of hashing the keys
+    # again (tests/generic/unique_as_proven_at_ingest.sql). false: checked, and a key repeats.
+    # null: stored without the check (an upgrade proves these once: prove_stored_keys).
+    "keys_proven": "boolean",
+}
 
 #: Lineage columns a stored file holds: the delivery date is its partition folder's name.
 STORED_LINEAGE = [c for c in LINEAGE_COLUMNS if c != "_delivery_date"]
@@ -204,6 +218,7 @@ def store_raw_rows(
     delivery_date: date,
     source_file: str,
     load_id: str,
+    keys_proven: bool | None,
     name: str | None = None,
     refresh: bool = True,
 ) -> int:
@@ -212,6 +227,8 @@ def store_raw_rows(
     ``refresh``: a caller storing several files refreshes once at the end); returns the
     rows written. ``select_sql`` gives the feed's columns by name (values already of their
     contract types or castable to them) and the lineage columns except ``_delivery_date``.
+    ``keys_proven``: whether the caller proved the rows' feed keys unique among themselves
+    and against the partition's listed files (ingest does; ``None`` for rows stored unchecked).
 
     Call it inside the load's transaction: the file is on disk before the commit, but only
     the committed ``stored_files`` row and view make it part of the feed, so a load that
@@ -232,7 +249,8 @@ def store_raw_rows(
         path.unlink()
         return 0
     con.execute(
-        "insert into raw.stored_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into raw.stored_files (feed, delivery_date, source_file, load_id, path, row_count, file_size, "
+        "checksum_sha256, columns, stored_at, keys_proven) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             feed.name,
             delivery_date,
@@ -244,6 +262,7 @@ def store_raw_rows(
             sha256_of(path),
             ",".join(feed.column_names),
             datetime.now(UTC).replace(tzinfo=None),
+            keys_proven,
         ],
     )
     if refresh:
@@ -328,6 +347,7 @@ def ensure_parquet_feed(con: duckdb.DuckDBPyConnection, feed: Feed) -> None:
             con.execute(f"drop table raw.{quote_ident(moving)}")
         return
     refresh_parquet_feed_view(con, feed)
+    prove_stored_keys(con, feed)
 
 
 def store_rows_of(
@@ -357,11 +377,46 @@ def store_rows_of(
             delivery_date=delivery_date,
             source_file=source_file,
             load_id=load_id,
+            keys_proven=None,
             name=f"{load_id}.{name_suffix}",
             refresh=False,
         )
     refresh_parquet_feed_view(con, feed)
+    prove_stored_keys(con, feed)
     return stored
+
+
+def prove_stored_keys(con: duckdb.DuckDBPyConnection, feed: Feed) -> dict[date, bool]:
+    """Settle ``keys_proven`` for the feed's files stored without the check (rows moved from an
+    older warehouse's table, a dry run's seeded copies, a warehouse from before the column):
+    one pass over each such partition's keys, so that staging's key test can rely on the flag
+    from then on. Returns, per partition checked, whether its keys are unique."""
+    dates = [
+        day
+        for (day,) in con.execute(
+            "select distinct delivery_date from raw.stored_files where feed = ? and keys_proven is null order by 1",
+            [feed.name],
+        ).fetchall()
+    ]
+    if not dates:
+        return {}
+    keys = ", ".join(quote_ident(k) for k in feed.key)
+    repeated = {
+        day
+        for (day,) in con.execute(
+            f"select distinct _delivery_date from (select _delivery_date from raw.{quote_ident(feed.name)} "
+            f"where _delivery_date in ({', '.join('?' for _ in dates)}) group by _delivery_date, {keys} "
+            "having count(*) > 1)",
+            dates,
+        ).fetchall()
+    }
+    verdicts = {day: day not in repeated for day in dates}
+    for day, unique in verdicts.items():
+        con.execute(
+            "update raw.stored_files set keys_proven = ? where feed = ? and delivery_date = ? and keys_proven is null",
+            [unique, feed.name, day],
+        )
+    return verdicts
 
 
 def sha256_of(path: Path) -> str:

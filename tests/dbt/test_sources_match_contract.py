@@ -32,10 +32,12 @@ SQL_LINE_COMMENT = re.compile(r"--[^\n]*")
 
 CONTRACT = load_contract()
 #: Sources that are not operator feeds: tables the warehouse writes for itself (the campaign
-#: catalog loaded by the DAG's first task, the contacts the publish task sends).
+#: catalog loaded by the DAG's first task, the contacts the publish task sends, ingestion's
+#: record of the raw files it stores, read by a key test).
 WAREHOUSE_SOURCES: dict[str, set[str]] = {
     "campaign_catalog": {"campaign_policy", "campaigns", "campaign_eligibility_rules"},
     "outbox": {"published_contacts", "published_days"},
+    "ingestion": {"stored_files"},
 }
 #: Sources declared only so that exposures can name what they read (marts/_exposures.yml): no
 #: model reads them, and they live beside the marts, not in raw.

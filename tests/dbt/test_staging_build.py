@@ -20,6 +20,9 @@ EVENT_MODELS = {
     "contact_history": ("stg_marketing__contacts", "contact_id"),
 }
 
+#: Usage's key test: it reads ingestion's proof (tests/generic/unique_as_proven_at_ingest.sql).
+KEY_TEST = "unique_as_proven_at_ingest_stg_mediation__usage_events_event_id__usage_events"
+
 
 @pytest.fixture
 def built_path(built_warehouse: Path) -> Path:
@@ -98,7 +101,7 @@ def test_a_batch_run_tests_the_batch_and_a_full_test_tests_everything(built_ware
             [first_day],
             date.fromisoformat(first_day),
         )
-    select = ["test", "--select", "stg_mediation__usage_events,test_name:unique"]
+    select = ["test", "--select", KEY_TEST]
 
     def unique_test(dbt_vars: dict[str, str] | None) -> str:
         try:
@@ -107,12 +110,12 @@ def test_a_batch_run_tests_the_batch_and_a_full_test_tests_everything(built_ware
             return str(failed)
 
     batch = {"batch_start_date": last_day, "batch_end_date": last_day, "run_date": last_day}
-    assert "PASS unique_stg_mediation__usage_events_event_id" in unique_test(batch)
+    assert f"PASS {KEY_TEST}" in unique_test(batch)
     first = {"batch_start_date": first_day, "batch_end_date": first_day, "run_date": first_day}
-    failed = "FAIL 1 unique_stg_mediation__usage_events_event_id"
+    failed = f"FAIL 1 {KEY_TEST}"
     assert failed in unique_test(first)
     assert failed in unique_test(None)
-    compiled = next((tmp_path / "target" / "compiled").rglob("unique_stg_mediation__usage_events_event_id.sql"))
+    compiled = next((tmp_path / "target" / "compiled").rglob("unique_as_proven_at_ingest_*.sql"))
     assert "delivery_date between" not in compiled.read_text()  # the full test is not limited
 
 
@@ -142,7 +145,7 @@ def test_an_event_twice_in_raw_fails_the_key_test_rather_than_being_merged(
         )
     except AssertionError as failed:
         output = str(failed)
-    assert "FAIL 1 unique_stg_mediation__usage_events_event_id" in output
+    assert f"FAIL 1 {KEY_TEST}" in output
     with duckdb.connect(str(copy), read_only=True) as c:
         staged, distinct = c.execute(
             "select count(*), count(distinct event_id) from staging.stg_mediation__usage_events "
@@ -150,6 +153,28 @@ def test_an_event_twice_in_raw_fails_the_key_test_rather_than_being_merged(
             [day],
         ).fetchall()[0]
     assert staged == distinct + 1
+
+
+def test_the_usage_key_test_fails_when_staging_reads_other_rows_than_the_proven_files(
+    built_warehouse: Path, tmp_path: Path
+) -> None:
+    """The key test relies on ingestion's proof only for rows that come from the proven files:
+    a staging view that reads fewer (or other) rows than the listed files hold fails it."""
+    copy = tmp_path / "warehouse.duckdb"
+    copy_warehouse(built_warehouse, copy)
+    day = SMALL_END.isoformat()
+    with duckdb.connect(str(copy)) as c:
+        c.execute("alter view staging.stg_mediation__usage_events rename to usage_events_as_built")
+        c.execute(
+            "create view staging.stg_mediation__usage_events as "
+            "select * from staging.usage_events_as_built where source_line <> 2"
+        )
+    batch = {"batch_start_date": day, "batch_end_date": day, "run_date": day}
+    try:
+        output = run_dbt(["test", "--select", KEY_TEST], copy, tmp_path / "target", batch)
+    except AssertionError as failed:
+        output = str(failed)
+    assert f"FAIL 1 {KEY_TEST}" in output
 
 
 def test_a_batch_in_the_environment_scopes_the_run_without_a_fresh_parse(built_warehouse: Path, tmp_path: Path) -> None:

@@ -548,8 +548,18 @@ def _append_rows(
     date's partition for a feed stored as ``parquet``, an insert into its table otherwise.
     ``select_sql`` gives the feed's columns and the lineage columns but ``_delivery_date``."""
     if feed.storage == "parquet":
+        # every caller stores only rows that _find_rejects kept: their keys were checked within
+        # the file and against the partition's listed files, which is the proof the flag records
         store_raw_rows(
-            con, feed, select_sql, params, delivery_date=delivery_date, source_file=rel, load_id=load_id, name=name
+            con,
+            feed,
+            select_sql,
+            params,
+            delivery_date=delivery_date,
+            source_file=rel,
+            load_id=load_id,
+            keys_proven=True,
+            name=name,
         )
         return
     con.execute(

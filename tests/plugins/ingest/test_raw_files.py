@@ -13,7 +13,7 @@ import pytest
 
 from telco_mart.contract import load_contract
 from telco_mart.ingest import loader
-from telco_mart.schema import ensure_raw_schema, raw_files_root, raw_table_ddl, sha256_of
+from telco_mart.schema import ensure_raw_schema, raw_files_root, raw_table_ddl, sha256_of, store_raw_rows
 from tests.plugins.ingest.feeds import CELL, DAY, EVENT, PLAN, SUBSCRIBER, run, write_feed
 
 USAGE = load_contract().feed("usage_events")
@@ -149,6 +149,58 @@ def test_a_warehouse_with_the_feed_as_a_table_has_its_rows_moved_into_files(con,
     ensure_raw_schema(con)
     assert con.execute("select * from raw.usage_events order by _source_line").fetchall() == loaded
     assert con.execute("select count(*), sum(row_count) from raw.stored_files").fetchall() == [(1, 3)]
+    assert [proven for *_, proven in proofs(con)] == [True]  # the moved rows' keys, proven on the way
     assert len(stored_on_disk(con)) == 2  # the new file and the old one, swept by the next ingest
     run(con, landing)
     assert len(stored_on_disk(con)) == 1
+
+
+def proofs(con) -> list[tuple[str, str, bool | None]]:
+    return con.execute(
+        "select delivery_date::varchar, source_file, keys_proven from raw.stored_files order by all"
+    ).fetchall()
+
+
+def test_each_stored_file_records_the_key_proof_that_staging_relies_on(con, landing):
+    """The day's second part file repeats a key of the first: that row is quarantined, and both
+    stored files say their keys were proven unique in the partition (staging's key test reads
+    this instead of hashing the keys again: tests/generic/unique_as_proven_at_ingest.sql)."""
+    write_feed(landing, "usage_events", events("A", 3), name="usage_events_part01.csv")
+    write_feed(landing, "usage_events", [*events("A", 1), *events("B", 2)], name="usage_events_part02.csv")
+    report = run(con, landing)
+    assert [(o.rows_loaded, o.rows_quarantined) for o in report.outcomes if o.feed == "usage_events"] == [
+        (3, 0),
+        (2, 1),
+    ]
+    assert in_raw(con) == recomputed(landing)
+    assert [proven for *_, proven in proofs(con)] == [True, True]
+    keys, distinct = con.execute("select count(*), count(distinct event_id) from raw.usage_events").fetchone()
+    assert keys == distinct == 5
+
+
+def test_files_stored_unchecked_are_proven_once_by_the_next_schema_check(con, landing):
+    """A warehouse from before the flag, or rows stored without ingestion's check: the next
+    ensure_raw_schema (every ingest runs it) hashes those partitions' keys once and records
+    the verdict; a partition with a repeated key is false, which fails staging's key test."""
+    write_feed(landing, "usage_events", events("A", 3))
+    write_feed(landing, "usage_events", events("B", 2), day=NEXT)
+    for feed, row in (("plans", PLAN), ("subscribers", SUBSCRIBER), ("cells", CELL)):
+        write_feed(landing, feed, [row], day=NEXT)
+    run(con, landing, day=NEXT)
+    con.execute("update raw.stored_files set keys_proven = null")  # as an upgrade finds them
+    store_raw_rows(  # one event of the next day stored again, unchecked
+        con,
+        USAGE,
+        "select * exclude (_delivery_date) from raw.usage_events where event_id = 'B0'",
+        [],
+        delivery_date=NEXT,
+        source_file="by hand",
+        load_id="by hand",
+        keys_proven=None,
+    )
+    ensure_raw_schema(con)
+    assert proofs(con) == [
+        (str(DAY), f"usage_events/{DAY}/usage_events_{DAY}.csv", True),
+        (str(NEXT), "by hand", False),
+        (str(NEXT), f"usage_events/{NEXT}/usage_events_{NEXT}.csv", False),
+    ]
