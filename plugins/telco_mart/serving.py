@@ -76,11 +76,15 @@ def manifest_path(served: Path) -> Path:
 
 
 def _served_tables(con: duckdb.DuckDBPyConnection, exclude: tuple[str, ...]) -> list[str]:
-    """The warehouse's public marts: its ``marts`` tables, less the excluded (personal data) ones."""
+    """The warehouse's public marts: its ``marts`` relations, less the excluded (personal data) ones.
+
+    Views too: with dbt on Spark each mart is a view over Spark's Parquet files
+    (``telco_mart.spark_engine.attach_spark_marts``), and the served copy must hold it as a table.
+    """
     rows = con.execute(
         """
         select table_name from information_schema.tables
-        where table_catalog = current_database() and table_schema = ? and table_type = 'BASE TABLE'
+        where table_catalog = current_database() and table_schema = ? and table_type in ('BASE TABLE', 'VIEW')
         order by table_name
         """,
         [MARTS_SCHEMA],

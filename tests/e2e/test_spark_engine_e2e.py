@@ -66,3 +66,22 @@ def test_the_outbox_is_byte_identical_to_the_duckdb_run(runs: dict[str, dict[str
 
 def test_every_gate_judged_the_same(runs: dict[str, dict[str, str]]) -> None:
     assert gate_verdicts(runs["spark"]) == gate_verdicts(runs["duckdb"])
+
+
+def served_marts(env: dict[str, str]) -> dict[str, int]:
+    """The marts in the copy BI reads, with their rows (the manifest beside the served file)."""
+    manifest = Path(env["TELCO_MART_DATA_DIR"]) / "serving" / "telco_mart.json"
+    return json.loads(manifest.read_text())["tables"]
+
+
+def test_the_served_copy_holds_the_same_marts(runs: dict[str, dict[str, str]]) -> None:
+    """On Spark the public marts are views over Spark's files; BI's copy holds each as a table."""
+    on_duckdb = served_marts(runs["duckdb"])
+    assert len(on_duckdb) > 15 and "fct_subscriber_daily" in on_duckdb
+    assert served_marts(runs["spark"]) == on_duckdb
+    served = Path(runs["spark"]["TELCO_MART_DATA_DIR"]) / "serving" / "telco_mart.duckdb"
+    with duckdb.connect(str(served), read_only=True) as con:
+        kinds = con.execute(
+            "select distinct table_type from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    assert kinds == [("BASE TABLE",)]

@@ -39,7 +39,8 @@ def make_warehouse(path: Path, *, segments: int) -> None:
         con.execute("create or replace table marts.dim_subscriber as select 'S1' as subscriber_id, '555' as msisdn")
         con.execute("create or replace table marts.campaign_targets_daily as select '555' as contact_number")
         con.execute("create or replace table marts.dq_results as select 'raw.bills' as suite, true as success")
-        con.execute("create or replace view marts.a_view as select 1 as one")
+        # a mart that is a view, as every mart is with dbt on Spark (spark_engine.attach_spark_marts)
+        con.execute("create or replace view marts.kpi_from_spark as select 1 as one")
 
 
 @pytest.fixture
@@ -73,9 +74,10 @@ def read_in_new_process(path: Path, sql: str) -> list[list]:
 def test_serves_the_public_marts_with_their_rows_and_records_the_run(settings: Settings) -> None:
     manifest = serving.serve_snapshot(DAY, run_id="scheduled__2026-03-01", settings=settings)
     served = settings.serving_path
-    assert manifest["tables"] == {"dq_results": 1, "kpi_segments": 3}  # no personal data, no view, no raw
+    assert manifest["tables"] == {"dq_results": 1, "kpi_from_spark": 1, "kpi_segments": 3}  # no personal data, no raw
     assert read_served(served, "select table_schema, table_name from information_schema.tables order by 2") == [
         ("marts", "dq_results"),
+        ("marts", "kpi_from_spark"),  # a table in the copy: it must not read the warehouse's files
         ("marts", "kpi_segments"),
         ("serving", "snapshot"),
     ]
@@ -87,12 +89,13 @@ def test_serves_the_public_marts_with_their_rows_and_records_the_run(settings: S
     inside = read_served(served, "select run_id, run_date, table_name, row_count from serving.snapshot order by 3")
     assert inside == [
         ("scheduled__2026-03-01", DAY, "dq_results", 1),
+        ("scheduled__2026-03-01", DAY, "kpi_from_spark", 1),
         ("scheduled__2026-03-01", DAY, "kpi_segments", 3),
     ]
     beside = json.loads(serving.manifest_path(served).read_text())
     assert beside == manifest == serving.read_manifest(served)
     assert beside["run_id"] == "scheduled__2026-03-01" and beside["run_date"] == "2026-03-01"
-    assert beside["bytes"] == served.stat().st_size and beside["total_rows"] == 4
+    assert beside["bytes"] == served.stat().st_size and beside["total_rows"] == 5
     assert sorted(p.name for p in served.parent.iterdir()) == ["telco_mart.duckdb", "telco_mart.json"]
 
 
