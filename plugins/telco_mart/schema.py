@@ -155,7 +155,8 @@ create table if not exists raw.stored_files (
     checksum_sha256 varchar not null,
     columns varchar not null,         -- the contract columns the file holds, comma-separated
     stored_at timestamp not null,
-    keys_proven boolean               -- see STORED_FILES_ADDED_COLUMNS
+    keys_proven boolean,              -- see STORED_FILES_ADDED_COLUMNS
+    landed_as_is boolean              -- see STORED_FILES_ADDED_COLUMNS
 )
 """
 
@@ -168,6 +169,13 @@ STORED_FILES_ADDED_COLUMNS = {
     # again (tests/generic/unique_as_proven_at_ingest.sql). false: checked, and a key repeats.
     # null: stored without the check (an upgrade proves these once: prove_stored_keys).
     "keys_proven": "boolean",
+    # true: the file is the landed Parquet file itself, copied byte for byte (its checksum is
+    # the registry's checksum of the landed file), without lineage columns: the feed's view
+    # gives them from this row (source_file, load_id, stored_at as the load time, the row
+    # number as the source line). Ingest keeps a landed file so only when storing it changes
+    # no value: no reject, no normalisation, exactly the contract's columns and types
+    # (keep_landed_file). false: written by store_raw_rows, lineage in it (null: before the column).
+    "landed_as_is": "boolean",
 }
 
 #: Lineage columns a stored file holds: the delivery date is its partition folder's name.
@@ -250,7 +258,7 @@ def store_raw_rows(
         return 0
     con.execute(
         "insert into raw.stored_files (feed, delivery_date, source_file, load_id, path, row_count, file_size, "
-        "checksum_sha256, columns, stored_at, keys_proven) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "checksum_sha256, columns, stored_at, keys_proven, landed_as_is) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             feed.name,
             delivery_date,
@@ -263,11 +271,70 @@ def store_raw_rows(
             ",".join(feed.column_names),
             datetime.now(UTC).replace(tzinfo=None),
             keys_proven,
+            False,
         ],
     )
     if refresh:
         refresh_parquet_feed_view(con, feed)
     return int(rows)
+
+
+class LandedFileChanged(RuntimeError):
+    """The landed file changed while it was being loaded: what was checked is not what would
+    be kept. Nothing is stored; the task's retry loads the file as it now is."""
+
+
+def keep_landed_file(
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    landed: Path,
+    *,
+    delivery_date: date,
+    source_file: str,
+    load_id: str,
+    checksum: str,
+    rows: int,
+    columns: list[str],
+) -> None:
+    """List a landed Parquet file, copied byte for byte into its delivery date's partition,
+    as the stored file of its rows; the feed's view reads it with the lineage it lacks.
+
+    Why keep it rather than write the rows again (:func:`store_raw_rows`): re-encoding a day
+    of events as Parquet was the largest single cost of the day's usage ingest, and the file
+    the operator delivered already is typed Parquet. The caller keeps a file only when
+    storing its rows would change nothing: every row valid (no reject to leave out), every
+    value loaded as it is (no normalisation, no trimming), exactly the contract's columns
+    and types; and it proved the rows' keys as for a written file. The copy's checksum must
+    be the one the registry records for the landed file (``checksum``), or the file changed
+    after it was checked (:class:`LandedFileChanged`). Like :func:`store_raw_rows`: inside
+    the load's transaction, a new name each time, an unlisted copy swept later.
+    """
+    relative = f"{feed.name}/_delivery_date={delivery_date.isoformat()}/{load_id}.parquet"
+    path = raw_files_root(con) / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(landed, path)
+    if sha256_of(path) != checksum:
+        path.unlink()
+        raise LandedFileChanged(f"{source_file} changed while it was loaded; nothing was stored from it")
+    con.execute(
+        "insert into raw.stored_files (feed, delivery_date, source_file, load_id, path, row_count, file_size, "
+        "checksum_sha256, columns, stored_at, keys_proven, landed_as_is) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            feed.name,
+            delivery_date,
+            source_file,
+            load_id,
+            relative,
+            rows,
+            path.stat().st_size,
+            checksum,
+            ",".join(c.name for c in feed.columns if c.name in columns),
+            datetime.now(UTC).replace(tzinfo=None),
+            True,
+            True,
+        ],
+    )
+    refresh_parquet_feed_view(con, feed)
 
 
 def forget_raw_files(con: duckdb.DuckDBPyConnection, feed: Feed, source_file: str) -> None:
@@ -303,27 +370,92 @@ def sweep_raw_files(con: duckdb.DuckDBPyConnection) -> list[str]:
 def parquet_feed_view(con: duckdb.DuckDBPyConnection, feed: Feed) -> str:
     """The ``raw.<feed>`` view over the feed's stored files, in the raw table's column order.
 
-    The delivery date is the partition folder's name (``hive_partitioning``), so a filter on
-    ``_delivery_date`` opens that day's files only. A column the contract gained after some
-    files were written reads as null in them (``union_by_name`` only when the files differ);
-    one no file holds yet is a typed null.
+    The files :func:`store_raw_rows` wrote are read together: the delivery date is the
+    partition folder's name (``hive_partitioning``), so a filter on ``_delivery_date`` opens
+    that day's files only. A column the contract gained after some files were written reads
+    as null in them (``union_by_name`` only when the files differ); one no file holds yet is a
+    typed null. Each landed file kept as it is (:func:`keep_landed_file`) is a branch of its
+    own, its lineage written into the branch as constants, so the same filter drops the
+    branches of other days before any file is opened.
     """
     files = con.execute(
-        "select path, columns from raw.stored_files where feed = ? order by delivery_date, path", [feed.name]
+        "select path, columns, coalesce(landed_as_is, false), source_file, load_id, stored_at, delivery_date "
+        "from raw.stored_files where feed = ? order by delivery_date, path",
+        [feed.name],
     ).fetchall()
-    lineage = list(LINEAGE_COLUMNS)
     if not files:
         nulls = [f"cast(null as {c.duckdb_type}) as {c.name}" for c in feed.columns]
         nulls += [f"cast(null as {t}) as {c}" for c, t in LINEAGE_COLUMNS.items()]
         return f"select {', '.join(nulls)} where false"
     root = raw_files_root(con)
-    held = set.union(*(set(cols.split(",")) for _, cols in files))
-    differ = len({cols for _, cols in files}) > 1
-    select = [c.name if c.name in held else f"cast(null as {c.duckdb_type}) as {c.name}" for c in feed.columns]
-    paths = ", ".join(quote_literal(str(root / path)) for path, _ in files)
-    return (
-        f"select {', '.join([*select, *lineage])} from read_parquet([{paths}], hive_partitioning = true, "
-        f"hive_types = {{'_delivery_date': date}}, union_by_name = {str(differ).lower()})"
+    written = [(path, columns) for path, columns, as_is, *_ in files if not as_is]
+    branches = []
+    if written:
+        held = set.union(*(set(cols.split(",")) for _, cols in written))
+        differ = len({cols for _, cols in written}) > 1
+        paths = ", ".join(quote_literal(str(root / path)) for path, _ in written)
+        branches.append(
+            f"select {', '.join([*_feed_columns(feed, held), *LINEAGE_COLUMNS])} from read_parquet([{paths}], "
+            f"hive_partitioning = true, hive_types = {{'_delivery_date': date}}, union_by_name = {str(differ).lower()})"
+        )
+    for path, columns, as_is, source_file, load_id, stored_at, delivery_date in files:
+        if as_is:
+            branches.append(
+                _landed_file_select(
+                    feed, root / path, set(columns.split(",")), source_file, load_id, stored_at, delivery_date
+                )
+            )
+    return "\nunion all\n".join(branches)
+
+
+def _feed_columns(feed: Feed, held: set[str]) -> list[str]:
+    return [c.name if c.name in held else f"cast(null as {c.duckdb_type}) as {c.name}" for c in feed.columns]
+
+
+def _landed_file_select(
+    feed: Feed,
+    path: Path,
+    held: set[str],
+    source_file: str,
+    load_id: str,
+    loaded_at: datetime,
+    delivery_date: date,
+    *,
+    with_delivery_date: bool = True,
+) -> str:
+    """A kept landed file's rows in the raw view's columns: its own values, and the lineage a
+    written file holds in its columns given from its ``raw.stored_files`` row."""
+    lineage = {
+        "_source_file": f"cast({quote_literal(source_file)} as {LINEAGE_COLUMNS['_source_file']})",
+        "_source_line": f"cast(file_row_number + 1 as {LINEAGE_COLUMNS['_source_line']})",
+        "_delivery_date": f"cast({quote_literal(delivery_date.isoformat())} as {LINEAGE_COLUMNS['_delivery_date']})",
+        "_load_id": f"cast({quote_literal(load_id)} as {LINEAGE_COLUMNS['_load_id']})",
+        "_loaded_at": f"cast({quote_literal(loaded_at.isoformat(sep=' '))} as {LINEAGE_COLUMNS['_loaded_at']})",
+    }
+    if not with_delivery_date:
+        del lineage["_delivery_date"]
+    select = [*_feed_columns(feed, held), *(f"{expr} as {name}" for name, expr in lineage.items())]
+    return f"select {', '.join(select)} from read_parquet({quote_literal(str(path))}, file_row_number = true)"
+
+
+def landed_file_with_lineage(con: duckdb.DuckDBPyConnection, feed: Feed, path: str) -> str:
+    """The rows of the kept landed file ``path`` (as ``raw.stored_files`` lists it) with the
+    lineage columns a written file holds, the delivery date left to its folder: for a reader
+    that cannot be given the view, such as Spark (:mod:`telco_mart.spark_engine`)."""
+    columns, source_file, load_id, stored_at, delivery_date = con.execute(
+        "select columns, source_file, load_id, stored_at, delivery_date from raw.stored_files "
+        "where feed = ? and path = ? and landed_as_is",
+        [feed.name, path],
+    ).fetchone()
+    return _landed_file_select(
+        feed,
+        raw_files_root(con) / path,
+        set(columns.split(",")),
+        source_file,
+        load_id,
+        stored_at,
+        delivery_date,
+        with_delivery_date=False,
     )
 
 

@@ -11,7 +11,9 @@ warehouse holds. Each source table of the dbt project (``schema: raw`` in the st
 - a feed stored as Parquet (contract ``storage: parquet``): links to the files the registry
   lists (``raw.stored_files``), in their ``_delivery_date=<D>`` folders. Spark reads the very
   partitions DuckDB reads and no copy is made; a file ingestion wrote and never listed (a
-  load that died before it committed) is not linked, so Spark cannot read a row DuckDB does not;
+  load that died before it committed) is not linked, so Spark cannot read a row DuckDB does not.
+  A landed file kept as it is lacks the lineage columns DuckDB's view adds: Spark reads a copy
+  with them, written once per file (``landed/``);
 - any other source (small daily feeds, the outbox and catalog tables): the table's rows
   written as one Parquet file, replaced whole (written beside, then swapped in).
 
@@ -38,8 +40,8 @@ import duckdb
 import yaml
 
 from telco_mart.config import REPO_ROOT
-from telco_mart.contract import Contract, load_contract
-from telco_mart.schema import raw_files_root
+from telco_mart.contract import Contract, Feed, load_contract
+from telco_mart.schema import landed_file_with_lineage, raw_files_root
 from telco_mart.warehouse import quote_ident, quote_literal
 
 STAGING_MODELS = REPO_ROOT / "dbt_project" / "models" / "staging"
@@ -63,7 +65,7 @@ def share_sources_with_spark(
 ) -> dict[str, int]:
     """Put every source table under ``spark_dir/sources/``; return the rows shared per table."""
     contract = contract or load_contract()
-    parquet_feeds = {feed.name for feed in contract.feeds.values() if feed.storage == "parquet"}
+    parquet_feeds = {feed.name: feed for feed in contract.feeds.values() if feed.storage == "parquet"}
     sources = spark_dir / "sources"
     sources.mkdir(parents=True, exist_ok=True)
     shared: dict[str, int] = {}
@@ -72,7 +74,7 @@ def share_sources_with_spark(
         shutil.rmtree(staged, ignore_errors=True)
         staged.mkdir()
         if table in parquet_feeds:
-            _link_stored_files(con, table, staged)
+            _link_stored_files(con, parquet_feeds[table], staged, spark_dir)
         else:
             con.execute(
                 f"copy (select * from raw.{quote_ident(table)}) to {quote_literal(str(staged / 'rows.parquet'))} "
@@ -83,12 +85,36 @@ def share_sources_with_spark(
     return shared
 
 
-def _link_stored_files(con: duckdb.DuckDBPyConnection, feed: str, folder: Path) -> None:
+def _link_stored_files(con: duckdb.DuckDBPyConnection, feed: Feed, folder: Path, spark_dir: Path) -> None:
+    """Link the feed's listed files into ``folder``. A landed file kept as it is has no lineage
+    columns (DuckDB's view adds them): Spark is linked to a copy with them instead, written
+    once under ``spark_dir/landed/`` (file names are never reused), and the copies of files no
+    longer listed are removed."""
     root = raw_files_root(con)
-    for (path,) in con.execute("select path from raw.stored_files where feed = ? order by path", [feed]).fetchall():
-        link = folder / Path(path).relative_to(feed)
+    with_lineage = spark_dir / "landed"
+    wanted = set()
+    listed = con.execute(
+        "select path, coalesce(landed_as_is, false) from raw.stored_files where feed = ? order by path", [feed.name]
+    ).fetchall()
+    for path, as_is in listed:
+        target = root / path
+        if as_is:
+            target = with_lineage / path
+            wanted.add(target)
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial = target.with_name(target.name + ".partial")
+                con.execute(
+                    f"copy ({landed_file_with_lineage(con, feed, path)}) to {quote_literal(str(partial))} "
+                    "(format parquet, compression zstd)"
+                )
+                partial.rename(target)
+        link = folder / Path(path).relative_to(feed.name)
         link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(root / path)
+        link.symlink_to(target)
+    for stale in (with_lineage / feed.name).glob("*/*"):
+        if stale not in wanted:
+            stale.unlink()
 
 
 def _swap_in(staged: Path, target: Path) -> None:

@@ -84,3 +84,43 @@ def test_attached_marts_read_spark_files_in_contract_order_and_types(tmp_path: P
 
         with pytest.raises(FileNotFoundError, match=r"marts\.missing"):
             attach_spark_marts(con, spark_dir, {"missing": [("a", "string")]})
+
+
+def test_spark_reads_the_landed_files_kept_as_they_are_with_the_lineage_duckdb_gives_them(tmp_path: Path) -> None:
+    """Usage delivered as clean typed Parquet is kept as landed (no lineage columns in the
+    file): Spark is shared a copy with them, written once, and reads exactly DuckDB's rows."""
+    from telco_mart.generate import generate
+    from tests.conftest import SMALL_END, SMALL_START, SMALL_SUBSCRIBERS, ingest_landing
+
+    landing = tmp_path / "landing"
+    generate(
+        subscribers=SMALL_SUBSCRIBERS, start=SMALL_START, end=SMALL_END, seed=7, out=landing, fmt="parquet",
+        events_per_sub_day=4.0,
+    )  # fmt: skip
+    warehouse = tmp_path / "warehouse.duckdb"
+    ingest_landing(landing, warehouse, SMALL_END)
+    spark_dir = spark_dir_of(warehouse)
+    first_stamps: dict[Path, int] = {}
+    for sharing in range(2):  # the second share writes no copy again
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            share_sources_with_spark(con, spark_dir, tables=["usage_events"])
+            kept = con.execute("select count(*) from raw.stored_files where landed_as_is").fetchone()[0]
+            described = con.execute("select column_name from (describe raw.usage_events)").fetchall()
+            columns = [name for (name,) in described]
+            files = f"{spark_dir / 'sources' / 'usage_events'}/**/*.parquet"
+            spark_reads = f"select {', '.join(columns)} from read_parquet('{files}', hive_partitioning = true)"
+            duckdb_reads = "select * from raw.usage_events"
+            assert con.execute("select count(*) from raw.usage_events").fetchone()[0] > 0
+            for one, other in ((spark_reads, duckdb_reads), (duckdb_reads, spark_reads)):
+                assert con.execute(f"select count(*) from ({one} except all {other})").fetchone()[0] == 0
+        copies = sorted((spark_dir / "landed" / "usage_events").rglob("*"))
+        assert kept == (SMALL_END - SMALL_START).days + 1 and len([c for c in copies if c.is_file()]) == kept
+        stamps = {copy: copy.stat().st_mtime_ns for copy in copies if copy.is_file()}
+        if sharing:
+            assert stamps == first_stamps
+        first_stamps = stamps
+
+    with duckdb.connect(str(warehouse)) as con:  # a day retracted: its copy goes with the next share
+        con.execute("delete from raw.stored_files where delivery_date = ?", [SMALL_END])
+        share_sources_with_spark(con, spark_dir, tables=["usage_events"])
+    assert len(list((spark_dir / "landed" / "usage_events").rglob("*.parquet"))) == kept - 1

@@ -79,6 +79,7 @@ from telco_mart.ledger import now, pending_rebuilds, request_rebuild
 from telco_mart.schema import (
     ensure_raw_schema,
     forget_raw_files,
+    keep_landed_file,
     sha256_of,
     store_raw_rows,
     sweep_raw_files,
@@ -380,7 +381,7 @@ def ingest_file(
             outcome.status = "skipped_duplicate"
             outcome.note = f"same content as {duplicate_of[0]}"
             return
-        _load_rows(con, feed, path, rel, delivery_date, load_id, outcome, contract, profile)
+        _load_rows(con, feed, path, rel, delivery_date, load_id, outcome, contract, profile, checksum=checksum)
         if same_path and outcome.status == "loaded":
             outcome.status = "replaced_by_new"
             outcome.note = "corrected re-delivery replaced the earlier version" + (
@@ -421,6 +422,8 @@ def _load_rows(
     outcome: FileOutcome,
     contract: Contract,
     profile: OperatorProfile | None = None,
+    *,
+    checksum: str,
 ) -> None:
     profile = profile or load_profile(contract=contract)
     dialect = profile.feed(feed.name)
@@ -456,10 +459,23 @@ def _load_rows(
             staged_as = staged_types(con)
             staged = {c: staged_as[c] for c in present}
             rejected = _find_rejects(con, feed, staged, rel, delivery_date, contract, profile)
-            _insert_rows(con, feed, staged, present, rel, delivery_date, load_id, rejected, dialect)
             outcome.rows_normalised, outcome.normalisations = _count_normalisations(
                 con, feed, staged, rejected, dialect
             )
+            if not rejected and _loads_as_landed(con, feed, path, read.header, staged, dialect):
+                keep_landed_file(
+                    con,
+                    feed,
+                    path,
+                    delivery_date=delivery_date,
+                    source_file=rel,
+                    load_id=load_id,
+                    checksum=checksum,
+                    rows=read.rows_staged,
+                    columns=present,
+                )
+            else:
+                _insert_rows(con, feed, staged, present, rel, delivery_date, load_id, rejected, dialect)
     except UNREADABLE_FILE_ERRORS as error:
         # a corrupt page shows when its values are read, after the header and the footer
         raise UnreadableFile.of(con, path, error) from error
@@ -479,6 +495,40 @@ def _load_rows(
     outcome.note = "; ".join(notes) or None
     if outcome.rows_read != outcome.rows_loaded + outcome.rows_quarantined:
         raise RuntimeError(f"{rel}: rows do not reconcile ({outcome.describe()})")
+
+
+def _loads_as_landed(
+    con: duckdb.DuckDBPyConnection,
+    feed: Feed,
+    path: Path,
+    header: list[str],
+    staged: dict[str, str],
+    dialect: FeedDialect,
+) -> bool:
+    """Whether the landed file, all of whose rows are valid, may be kept as the stored file of
+    its rows (:func:`telco_mart.schema.keep_landed_file`): a Parquet file of a feed stored as
+    Parquet, with exactly the contract's columns (no extra column, which raw never holds, and
+    none composed) in the contract's types, where no value would be stored other than as it
+    was landed. The last is asked of the values themselves, one pass comparing each column
+    with what the load would store (trimmed text, a blank as null, the dialect's spellings
+    and zone), over the columns where the two can differ at all.
+    """
+    if feed.storage != "parquet" or path.suffix != ".parquet":
+        return False
+    columns = {c.name: c for c in feed.columns}
+    if not set(header) <= set(columns) or set(staged) != set(header):
+        return False
+    if any(staged[name].upper() != columns[name].duckdb_type.upper() for name in staged):
+        return False
+    changed = [
+        f"not ({typed} is not distinct from i.{quote_ident(name)})"
+        for name in staged
+        if (typed := typed_expression(columns[name], staged[name], "i", dialect))
+        != f"try_cast(i.{quote_ident(name)} as {columns[name].duckdb_type})"
+    ]
+    if not changed:
+        return True
+    return not fetch_one(con, f"select exists (select 1 from {INCOMING_TABLE} i where {' or '.join(changed)})")[0]
 
 
 def _missing_column(column: str, header: list[str], dialect: FeedDialect) -> str:

@@ -6,14 +6,24 @@ files say, recomputed here from the files themselves with nothing of ingestion's
 from __future__ import annotations
 
 import csv
-from datetime import timedelta
+import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from telco_mart.contract import load_contract
 from telco_mart.ingest import loader
-from telco_mart.schema import ensure_raw_schema, raw_files_root, raw_table_ddl, sha256_of, store_raw_rows
+from telco_mart.schema import (
+    LandedFileChanged,
+    ensure_raw_schema,
+    raw_files_root,
+    raw_table_ddl,
+    sha256_of,
+    store_raw_rows,
+)
 from tests.plugins.ingest.feeds import CELL, DAY, EVENT, PLAN, SUBSCRIBER, run, write_feed
 
 USAGE = load_contract().feed("usage_events")
@@ -204,3 +214,161 @@ def test_files_stored_unchecked_are_proven_once_by_the_next_schema_check(con, la
         (str(NEXT), "by hand", False),
         (str(NEXT), f"usage_events/{NEXT}/usage_events_{NEXT}.csv", False),
     ]
+
+
+# ----- typed Parquet deliveries: a clean file is kept as landed, any other is written
+
+#: The Parquet type of each contract type, as a mediation export writes them.
+ARROW_TYPES = {"string": pa.string(), "integer": pa.int64(), "double": pa.float64(), "timestamp": pa.timestamp("us")}
+
+
+def _arrow_value(text: str | None, contract_type: str) -> object:
+    if contract_type == "string" or text is None:
+        return text
+    if text == "":
+        return None
+    return {"integer": int, "double": float, "timestamp": datetime.fromisoformat}[contract_type](text)
+
+
+def write_usage_parquet(
+    landing: Path, rows: list[dict[str, str]], *, day=DAY, text_columns: tuple[str, ...] = (), extra: str = ""
+) -> Path:
+    """Usage rows as a typed Parquet delivery: each contract column in its own type, but
+    ``text_columns`` as text; ``extra`` adds a column the contract does not have."""
+    arrays = {}
+    for column in USAGE.columns:
+        if column.name in text_columns:
+            arrays[column.name] = pa.array([row.get(column.name) for row in rows], pa.string())
+        else:
+            values = [_arrow_value(row.get(column.name), column.type) for row in rows]
+            arrays[column.name] = pa.array(values, ARROW_TYPES[column.type])
+    if extra:
+        arrays[extra] = pa.array(["x"] * len(rows), pa.string())
+    folder = landing / "usage_events" / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"usage_events_{day.isoformat()}.parquet"
+    pq.write_table(pa.table(arrays), path)
+    return path
+
+
+def recomputed_from_parquet(landing: Path) -> list[tuple[str, str, int, float]]:
+    """What raw.usage_events must hold, read from the landed Parquet files alone: per delivery
+    date, each trimmed event_id's first row whose amount is at least 0, with its row number."""
+    expected = []
+    for day_dir in sorted((landing / "usage_events").iterdir()):
+        seen: set[str] = set()
+        for path in sorted(day_dir.glob("*.parquet")):
+            for line, row in enumerate(pq.read_table(path).to_pylist(), start=1):
+                key, amount = (row["event_id"] or "").strip(), row["charged_amount"]
+                if not key or key in seen or amount is None or float(amount) < 0:
+                    continue
+                seen.add(key)
+                expected.append((day_dir.name, key, line, float(amount)))
+    return sorted(expected)
+
+
+def stored_as(con) -> list[tuple[str, bool, bool]]:
+    """Per stored usage file: its landed file, whether kept as landed, whether its keys were proven."""
+    return con.execute(
+        "select source_file, landed_as_is, keys_proven from raw.stored_files where feed = 'usage_events' order by all"
+    ).fetchall()
+
+
+def test_a_clean_parquet_delivery_is_kept_as_landed_and_read_with_its_lineage(con, landing):
+    """The landed file is the stored file, byte for byte (its checksum the registry's), and
+    the view gives it the lineage a written file holds: its file, load and row number."""
+    landed = write_usage_parquet(landing, events("A", 4))
+    run(con, landing)
+    rel = landed.relative_to(landing).as_posix()
+    assert stored_as(con) == [(rel, True, True)]
+    path, checksum, load_id, stored_at = con.execute(
+        "select path, checksum_sha256, load_id, stored_at from raw.stored_files"
+    ).fetchone()
+    assert (raw_files_root(con) / path).read_bytes() == landed.read_bytes()
+    assert (
+        con.execute("select checksum_sha256, load_id from raw.file_registry where source_file = ?", [rel]).fetchone()
+        == (checksum, load_id)
+        == (sha256_of(landed), load_id)
+    )
+    assert in_raw(con) == recomputed_from_parquet(landing)
+    assert con.execute("select distinct _source_file, _load_id, _loaded_at from raw.usage_events").fetchall() == [
+        (rel, load_id, stored_at)
+    ]
+    assert con.execute("select data_mb, duration_sec from raw.usage_events limit 1").fetchone() == (None, 60)
+
+
+@pytest.mark.parametrize(
+    ("case", "rows", "options"),
+    [
+        ("a rejected row", [*events("A", 3), {**EVENT, "event_id": "A9", "charged_amount": "-2"}], {}),
+        ("a padded key", [*events("A", 3), {**EVENT, "event_id": " A7 "}], {}),
+        ("a blank optional value", [*events("A", 3), {**EVENT, "event_id": "A8", "call_type": ""}], {}),
+        ("a column raw does not hold", events("A", 3), {"extra": "imsi"}),
+        ("a timestamp as text", events("A", 3), {"text_columns": ("event_ts",)}),
+    ],
+)
+def test_a_parquet_delivery_that_loading_would_change_is_written_not_kept(con, landing, case, rows, options):
+    landed = write_usage_parquet(landing, rows, **options)
+    run(con, landing)
+    assert stored_as(con) == [(landed.relative_to(landing).as_posix(), False, True)], case
+    assert in_raw(con) == recomputed_from_parquet(landing), case
+    assert "imsi" not in [c for (c,) in con.execute("select column_name from (describe raw.usage_events)").fetchall()]
+    assert con.execute("select count(*) from raw.usage_events where call_type = ''").fetchone() == (0,)
+
+
+def test_corrected_parquet_redeliveries_replace_the_kept_file(con, landing):
+    """Kept, replaced by a clean correction (kept), then by one with a reject (written): raw
+    is each version's rows and only the last version's file stays on disk."""
+    write_usage_parquet(landing, events("A", 3))
+    run(con, landing)
+    for rows, kept in (
+        ([*events("A", 2, charged_amount="2.5"), *events("C", 2)], True),
+        ([*events("D", 2), {**EVENT, "event_id": "D9", "charged_amount": "-1"}], False),
+    ):
+        landed = write_usage_parquet(landing, rows)
+        report = run(con, landing)
+        assert [o.status for o in report.outcomes if o.feed == "usage_events"] == ["replaced_by_new"]
+        assert stored_as(con) == [(landed.relative_to(landing).as_posix(), kept, True)]
+        assert in_raw(con) == recomputed_from_parquet(landing)
+        run(con, landing)  # the next run sweeps the replaced file
+        assert len(stored_on_disk(con)) == 1
+
+
+def test_a_failed_ingest_of_a_clean_parquet_delivery_keeps_the_last_good_rows(con, landing, monkeypatch):
+    write_usage_parquet(landing, events("A", 3))
+    run(con, landing)
+    good = recomputed_from_parquet(landing)
+    write_usage_parquet(landing, events("B", 5))
+    monkeypatch.setattr(loader, "_register", lambda *a, **k: (_ for _ in ()).throw(OSError("disk gone")))
+    with pytest.raises(OSError, match="disk gone"):
+        run(con, landing)
+    assert in_raw(con) == good and len(stored_on_disk(con)) == 2  # the copy was made, never listed
+    monkeypatch.undo()
+    run(con, landing)
+    assert in_raw(con) == recomputed_from_parquet(landing) != good
+    assert len(stored_on_disk(con)) == 1
+
+
+def test_a_delivery_that_changes_while_it_is_loaded_is_not_kept(con, landing, monkeypatch):
+    """The file is overwritten between its checks and its copy (a transfer still writing it):
+    the copy's checksum is not the checked file's, nothing is stored, and the next run loads
+    the file as it then is."""
+    write_usage_parquet(landing, events("A", 3))
+    run(con, landing)
+    good = recomputed_from_parquet(landing)
+    landed = write_usage_parquet(landing, events("B", 3))
+    copy = shutil.copyfile
+
+    def overwritten_first(source, target, **kwargs):
+        if Path(source) == landed:
+            write_usage_parquet(landing, events("C", 4))
+        return copy(source, target, **kwargs)
+
+    monkeypatch.setattr(shutil, "copyfile", overwritten_first)
+    with pytest.raises(LandedFileChanged, match="changed while it was loaded"):
+        run(con, landing)
+    monkeypatch.undo()
+    assert in_raw(con) == good
+    run(con, landing)
+    assert in_raw(con) == recomputed_from_parquet(landing) != good
+    assert {event_id[0] for _, event_id, *_ in in_raw(con)} == {"C"}
