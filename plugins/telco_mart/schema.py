@@ -312,8 +312,7 @@ def keep_landed_file(
     relative = f"{feed.name}/_delivery_date={delivery_date.isoformat()}/{load_id}.parquet"
     path = raw_files_root(con) / relative
     path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(landed, path)
-    if sha256_of(path) != checksum:
+    if _copy_hashing(landed, path) != checksum:
         path.unlink()
         raise LandedFileChanged(f"{source_file} changed while it was loaded; nothing was stored from it")
     con.execute(
@@ -549,6 +548,17 @@ def prove_stored_keys(con: duckdb.DuckDBPyConnection, feed: Feed) -> dict[date, 
             [unique, feed.name, day],
         )
     return verdicts
+
+
+def _copy_hashing(source: Path, target: Path) -> str:
+    """Copy ``source`` to ``target`` and return the sha256 of the bytes written: the copy's
+    checksum in the same read, not a second pass over a day's events."""
+    digest = hashlib.sha256()
+    with source.open("rb") as reader, target.open("wb") as writer:
+        while chunk := reader.read(8 << 20):
+            digest.update(chunk)
+            writer.write(chunk)
+    return digest.hexdigest()
 
 
 def sha256_of(path: Path) -> str:

@@ -458,11 +458,16 @@ def _load_rows(
             read = stage_file(con, path, present, dialect)
             staged_as = staged_types(con)
             staged = {c: staged_as[c] for c in present}
-            rejected = _find_rejects(con, feed, staged, rel, delivery_date, contract, profile)
+            changed_row = _change_on_loading(feed, path, read.header, staged, dialect)
+            rejected = _find_rejects(con, feed, staged, rel, delivery_date, contract, profile, changed_row=changed_row)
             outcome.rows_normalised, outcome.normalisations = _count_normalisations(
                 con, feed, staged, rejected, dialect
             )
-            if not rejected and _loads_as_landed(con, feed, path, read.header, staged, dialect):
+            if (
+                changed_row is not None
+                and not rejected
+                and not fetch_one(con, "select exists (select 1 from _value_rejects where _changed)")[0]
+            ):
                 keep_landed_file(
                     con,
                     feed,
@@ -497,38 +502,38 @@ def _load_rows(
         raise RuntimeError(f"{rel}: rows do not reconcile ({outcome.describe()})")
 
 
-def _loads_as_landed(
-    con: duckdb.DuckDBPyConnection,
-    feed: Feed,
-    path: Path,
-    header: list[str],
-    staged: dict[str, str],
-    dialect: FeedDialect,
-) -> bool:
-    """Whether the landed file, all of whose rows are valid, may be kept as the stored file of
-    its rows (:func:`telco_mart.schema.keep_landed_file`): a Parquet file of a feed stored as
-    Parquet, with exactly the contract's columns (no extra column, which raw never holds, and
-    none composed) in the contract's types, where no value would be stored other than as it
-    was landed. The last is asked of the values themselves, one pass comparing each column
-    with what the load would store (trimmed text, a blank as null, the dialect's spellings
-    and zone), over the columns where the two can differ at all.
+def _change_on_loading(
+    feed: Feed, path: Path, header: list[str], staged: dict[str, str], dialect: FeedDialect
+) -> str | None:
+    """For a landed file that may be kept as the stored file of its rows
+    (:func:`telco_mart.schema.keep_landed_file`), the condition on a row of the value check
+    (:func:`_find_rejects`) true when loading would store one of its values other than as it
+    was landed (trimmed, a blank as null); ``None`` for a file that cannot be kept.
+
+    A file can be kept when it is Parquet, of a feed stored as Parquet, with exactly the
+    contract's columns (none extra, which raw never holds, none composed) in the contract's
+    types, read through a dialect that respells no value and moves no timestamp (either
+    would change every row it touches). The rest is asked of the values, in the value
+    check's own pass over the file, over the columns where the two can differ at all.
     """
     if feed.storage != "parquet" or path.suffix != ".parquet":
-        return False
+        return None
     columns = {c.name: c for c in feed.columns}
     if not set(header) <= set(columns) or set(staged) != set(header):
-        return False
+        return None
     if any(staged[name].upper() != columns[name].duckdb_type.upper() for name in staged):
-        return False
-    changed = [
-        f"not ({typed} is not distinct from i.{quote_ident(name)})"
+        return None
+    if any(dialect.values.get(name) for name in staged) or (
+        not dialect.is_utc and any(columns[name].type == "timestamp" for name in staged)
+    ):
+        return None
+    changes = [
+        f"not (v.{typed_name(name)} is not distinct from v.{quote_ident(name)})"
         for name in staged
-        if (typed := typed_expression(columns[name], staged[name], "i", dialect))
+        if typed_expression(columns[name], staged[name], "i", dialect)
         != f"try_cast(i.{quote_ident(name)} as {columns[name].duckdb_type})"
     ]
-    if not changed:
-        return True
-    return not fetch_one(con, f"select exists (select 1 from {INCOMING_TABLE} i where {' or '.join(changed)})")[0]
+    return " or ".join(changes) or "false"
 
 
 def _missing_column(column: str, header: list[str], dialect: FeedDialect) -> str:
@@ -709,6 +714,8 @@ def _find_rejects(
     delivery_date: date,
     contract: Contract,
     profile: OperatorProfile | None = None,
+    *,
+    changed_row: str | None = None,
 ) -> int:
     """Build ``_rejects(_line, _reasons)``: every staged row that must not load, with why.
 
@@ -724,10 +731,12 @@ def _find_rejects(
     so a valid row is typed twice (here and on its way into raw) but never written twice.
     Values are read through the feed's dialect in ``profile``; a reference to a feed the
     profile declares not delivered is not checked (there is nothing to check it against).
-    Returns the number of rejected rows.
+    ``changed_row`` (:func:`_change_on_loading`) also marks the valid rows that loading would
+    change, ``_value_rejects._changed``, in the same pass. Returns the number of rejected rows.
     """
     profile = profile or load_profile(contract=contract)
     dialect = profile.feed(feed.name)
+    changed_row = changed_row or "false"
     parquet = INCOMING_TABLE not in _temp_tables(con)
     raw_table = f"raw.{quote_ident(feed.name)}"
     typed = ", ".join(
@@ -754,10 +763,11 @@ def _find_rejects(
             create or replace temp table _value_rejects as
             select v._line,
                 {reasons_expression(feed, staged, dialect)} as _value_reasons,
-                {"concat_ws('; ', " + ", ".join(ref_reasons) + ")" if ref_reasons else "''"} as _reference_reasons
+                {"concat_ws('; ', " + ", ".join(ref_reasons) + ")" if ref_reasons else "''"} as _reference_reasons,
+                ({changed_row}) as _changed
             from (select i.*, {typed} from {INCOMING_TABLE} i) v
             {" ".join(joins)}
-            where {" or ".join([f"({any_value_fails(feed, staged, dialect)})", *ref_missing])}
+            where {" or ".join([f"({any_value_fails(feed, staged, dialect)})", *ref_missing, f"({changed_row})"])}
             """
         )
 
@@ -803,7 +813,8 @@ def _find_rejects(
         f"""
         create or replace temp table {REJECTS_TABLE} as
         with lines as (
-            select _line from _value_rejects
+            -- a row kept only for its _changed mark is valid
+            select _line from _value_rejects where not _changed or _value_reasons <> '' or _reference_reasons <> ''
             union
             select _line from _duplicate_lines
         )

@@ -6,7 +6,6 @@ files say, recomputed here from the files themselves with nothing of ingestion's
 from __future__ import annotations
 
 import csv
-import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from telco_mart import schema
 from telco_mart.contract import load_contract
 from telco_mart.ingest import loader
 from telco_mart.schema import (
@@ -357,14 +357,14 @@ def test_a_delivery_that_changes_while_it_is_loaded_is_not_kept(con, landing, mo
     run(con, landing)
     good = recomputed_from_parquet(landing)
     landed = write_usage_parquet(landing, events("B", 3))
-    copy = shutil.copyfile
+    copy = schema._copy_hashing
 
-    def overwritten_first(source, target, **kwargs):
-        if Path(source) == landed:
+    def overwritten_first(source: Path, target: Path) -> str:
+        if source == landed:
             write_usage_parquet(landing, events("C", 4))
-        return copy(source, target, **kwargs)
+        return copy(source, target)
 
-    monkeypatch.setattr(shutil, "copyfile", overwritten_first)
+    monkeypatch.setattr(schema, "_copy_hashing", overwritten_first)
     with pytest.raises(LandedFileChanged, match="changed while it was loaded"):
         run(con, landing)
     monkeypatch.undo()
