@@ -623,3 +623,64 @@ def test_the_policy_holds_across_every_published_day_through_late_files_reruns_a
                     last = first + dt.timedelta(days=span - 1)
                     in_window = sum(1 for _, d in counted if first <= d <= last)
                     assert in_window <= cap, f"{subscriber_id}: {in_window} sales contacts in {first}..{last}"
+
+
+def test_a_day_whose_publish_was_refused_cools_down_neither_group(tmp_path: Path, monkeypatch) -> None:
+    """A decided day that was never published sent nobody: neither its targeted nor its control
+    rows start the cool-down, so the next day decides the same people the same way (the holdout
+    hash is the subscriber's). Found on a 90-day run: the control rows alone cooled down, the
+    next days' control groups shrank to a few percent, and the publish gate refused every day
+    after. A published day cools down both groups."""
+    catalog = Catalog(
+        path=Path("generated"),
+        version="generated",
+        policy=Policy(
+            marketing_cap_7_days=5,
+            marketing_cap_30_days=10,
+            holdout_salt="c0ffee",
+            conversion_window_days=14,
+            inactive_after_days=30,
+        ),
+        campaigns=(
+            Campaign(
+                id="campaign_0",
+                name="campaign 0",
+                kind="sales",
+                channel="sms",
+                offer_code="OFFER_0",
+                priority=10,
+                expected_value=1.0,
+                holdout_share=0.5,
+                cooldown_days=7,
+                daily_capacity=1000,
+                active_from=dt.date(2026, 1, 1),
+                active_to=None,
+                rules=(Rule(1, "open_complaints", ">=", None, 0.0, "everyone"),),
+            ),
+        ),
+    )
+    subscribers = [
+        Subscriber(f"S{n:08d}", "voice_biased", 10, False, True, "active", 1, 0, False, False) for n in range(60)
+    ]
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        build_world(con, catalog, subscribers)
+        for day in DAYS[1:3]:
+            add_audience_day(con, subscribers, day)
+    monkeypatch.setenv("TELCO_MART_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("TELCO_MART_OUTBOX_DIR", str(tmp_path / "outbox"))
+    dbt = InProcessDbt(warehouse, tmp_path / "target")
+
+    def decided(day: dt.date) -> dict[str, str]:
+        dbt(["run", "--select", *DECISION_MODELS], {"run_date": day.isoformat()})
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            rows = con.execute(
+                "select subscriber_id, decision from marts.campaign_decisions_daily where decision_date = ?", [day]
+            ).fetchall()
+        return dict(rows)
+
+    first = decided(DAYS[0])  # its publish refused: nothing published
+    assert set(first.values()) == {"targeted", "control"} and len(first) == len(subscribers)
+    assert decided(DAYS[1]) == first  # neither group cooled down by the unpublished day
+    publish_day(DAYS[1], run_id="published", require_gate=False)
+    assert set(decided(DAYS[2]).values()) == {"suppressed:cooldown"}  # both groups cooled down

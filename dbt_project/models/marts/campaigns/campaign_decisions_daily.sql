@@ -15,7 +15,7 @@
       1. suppressed: invalid_contact_number, inactive_or_churned, opted_out (the campaign's
          channel or all channels), do_not_disturb, open_complaint (sales only),
          product_held (the offer's product), cooldown (the campaign touched the subscriber,
-         as a send or as control, fewer than cooldown_days ago);
+         as a send or as control of a published day, fewer than cooldown_days ago);
       2. suppressed: frequency_cap (sales only: the policy's caps over the 7 and 30 days
          ending on the decision date: the feed's contacts up to that day, this warehouse's
          sends before it, and the send being decided);
@@ -38,7 +38,8 @@
     The holdout is applied last on purpose: a control row is a send that would have been
     made, so it passes caps, arbitration and capacity exactly like a targeted row and the
     two groups are comparable for uplift. Control rows do not count as contacts (caps),
-    but do start the cool-down, so the groups stay comparable on later days.
+    but do start the cool-down once their day is published, as the sends do, so the groups
+    stay comparable on later days; a day never published cools down neither.
 
     Incremental by decision_date and never fully refreshed (full_refresh=false): past
     decisions depend on what had been published by then, so they are history, not a
@@ -247,12 +248,15 @@ previous_touches as (
     {% if is_incremental() %}
     union all
 
-    -- control rows start the cool-down as a send would
+    -- control rows start the cool-down as a send would, so only on the days that were
+    -- published: a day whose publish was refused sent nobody, and its control rows alone
+    -- cooling down would shrink the next days' control groups, day after refused day
     select previous.subscriber_id, previous.campaign_id, previous.decision_date as touch_date
     from {{ this }} as previous
     cross join decision_day
     where previous.decision_outcome = 'control'
         and previous.decision_date <> decision_day.decision_date
+        and previous.decision_date in (select published_days.publish_date from published_days)
         and previous.decision_date between {{ dbt.dateadd('day', -365, 'decision_day.decision_date') }}
             and {{ dbt.dateadd('day', 365, 'decision_day.decision_date') }}
     {% endif %}
